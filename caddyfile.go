@@ -1,0 +1,365 @@
+package caddyjwt
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("jwt", parseCaddyfile)
+	// Authentication belongs with basic_auth: before rewrites of the
+	// response and before anything that proxies or serves files.
+	httpcaddyfile.RegisterDirectiveOrder("jwt", httpcaddyfile.After, "basic_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var handler Handler
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return &handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	jwt [<matcher>] {
+//		secret         <value> [base64]
+//		public_key     <pem-file> [<kid>]
+//		jwks           <url-or-file> { refresh <d>; unknown_kid_wait <d>; timeout <d> }
+//		algorithms     <alg>...
+//		issuer         <iss> [{ secret|public_key|jwks|audience|discover }]
+//		from           header <name> [<scheme>] | cookie <name> | query <name>
+//		audience       <aud>...
+//		leeway         <duration>
+//		max_lifetime   <duration>
+//		token_type     <typ>...
+//		require_claim  <path> [<value>...]
+//		revocation     file|redis|http <location> { ... }
+//		claim_header   <path> <header>
+//		user_claim     <path>
+//		strip_token
+//		optional
+//		realm          <name>
+//		redirect       <url> [<param>]
+//		csrf           on|off
+//		trusted_origin <origin>...
+//		cache          <entries>|off
+//		max_token_size <bytes>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		sub := d.Val()
+		if handled, err := h.KeySources.unmarshalKeySource(d); handled || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		switch sub {
+		case "algorithms":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Algorithms = append(h.Algorithms, args...)
+		case "issuer":
+			is, err := unmarshalIssuer(d)
+			if err != nil {
+				return err
+			}
+			h.Issuers = append(h.Issuers, is)
+		case "from":
+			src, err := unmarshalTokenSource(d)
+			if err != nil {
+				return err
+			}
+			h.From = append(h.From, src)
+		case "audience":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Audience = append(h.Audience, args...)
+		case "leeway":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.Leeway = &dur
+		case "max_lifetime":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.MaxLifetime = dur
+		case "token_type":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.TokenType = append(h.TokenType, args...)
+		case "require_claim":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.RequireClaims = append(h.RequireClaims, &ClaimRequirement{Path: args[0], Values: args[1:]})
+		case "revocation":
+			if h.Revocation != nil {
+				return d.Err("revocation given twice")
+			}
+			rc := new(RevocationConfig)
+			if err := rc.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+			h.Revocation = rc
+		case "claim_header":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.ArgErr()
+			}
+			h.ClaimHeaders = append(h.ClaimHeaders, &ClaimHeader{Path: args[0], Header: args[1]})
+		case "user_claim":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.UserClaim = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "strip_token":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.StripToken = true
+		case "optional":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Optional = true
+		case "realm":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Realm = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "redirect":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			h.Redirect = &Redirect{URL: args[0]}
+			if len(args) == 2 {
+				h.Redirect.Param = args[1]
+			}
+		case "csrf":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			switch v := strings.ToLower(d.Val()); v {
+			case "on", "off":
+				h.CSRF = v
+			default:
+				return d.Errf("csrf must be on or off, not %q", d.Val())
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "trusted_origin":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.TrustedOrigins = append(h.TrustedOrigins, args...)
+		case "cache":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if d.Val() == "off" {
+				h.Cache = -1
+			} else {
+				n, err := strconv.Atoi(d.Val())
+				if err != nil || n <= 0 {
+					return d.Errf("cache must be a positive number of entries or off, not %q", d.Val())
+				}
+				h.Cache = n
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "max_token_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n <= 0 {
+				return d.Errf("max_token_size must be a positive number of bytes, not %q", d.Val())
+			}
+			h.MaxTokenSize = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unknown subdirective %q", sub)
+		}
+	}
+	return nil
+}
+
+// unmarshalKeySource parses secret, public_key and jwks, which appear both
+// at the top level and in issuer blocks. It reports whether the current
+// token was one of them.
+func (ks *KeySources) unmarshalKeySource(d *caddyfile.Dispenser) (bool, error) {
+	switch d.Val() {
+	case "secret":
+		args := d.RemainingArgs()
+		if len(args) < 1 || len(args) > 2 {
+			return true, d.ArgErr()
+		}
+		if ks.Secret != nil {
+			return true, d.Err("secret given twice")
+		}
+		ks.Secret = &SecretKey{Value: args[0]}
+		if len(args) == 2 {
+			if args[1] != "base64" {
+				return true, d.Errf("secret: unknown encoding %q (only base64)", args[1])
+			}
+			ks.Secret.Base64 = true
+		}
+	case "public_key":
+		args := d.RemainingArgs()
+		if len(args) < 1 || len(args) > 2 {
+			return true, d.ArgErr()
+		}
+		pk := &PublicKeyFile{Path: args[0]}
+		if len(args) == 2 {
+			pk.KeyID = args[1]
+		}
+		ks.PublicKeys = append(ks.PublicKeys, pk)
+	case "jwks":
+		src, err := unmarshalJWKS(d)
+		if err != nil {
+			return true, err
+		}
+		ks.JWKS = append(ks.JWKS, src)
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+func unmarshalJWKS(d *caddyfile.Dispenser) (*JWKSSource, error) {
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	src := &JWKSSource{URL: d.Val()}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "refresh":
+			src.Refresh, err = durationArg(d)
+		case "unknown_kid_wait":
+			src.UnknownKIDWait, err = durationArg(d)
+		case "timeout":
+			src.Timeout, err = durationArg(d)
+		default:
+			return nil, d.Errf("jwks: unknown subdirective %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return src, nil
+}
+
+func unmarshalIssuer(d *caddyfile.Dispenser) (*Issuer, error) {
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	is := &Issuer{Issuer: d.Val()}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if handled, err := is.KeySources.unmarshalKeySource(d); handled || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch d.Val() {
+		case "audience":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			is.Audience = append(is.Audience, args...)
+		case "discover":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			is.Discover = true
+		default:
+			return nil, d.Errf("issuer: unknown subdirective %q", d.Val())
+		}
+	}
+	return is, nil
+}
+
+func unmarshalTokenSource(d *caddyfile.Dispenser) (*TokenSource, error) {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return nil, d.ArgErr()
+	}
+	switch args[0] {
+	case "header":
+		if len(args) > 3 {
+			return nil, d.ArgErr()
+		}
+		src := &TokenSource{Header: args[1]}
+		if len(args) == 3 {
+			src.Scheme = args[2]
+		}
+		return src, nil
+	case "cookie":
+		if len(args) != 2 {
+			return nil, d.ArgErr()
+		}
+		return &TokenSource{Cookie: args[1]}, nil
+	case "query":
+		if len(args) != 2 {
+			return nil, d.ArgErr()
+		}
+		return &TokenSource{Query: args[1]}, nil
+	}
+	return nil, d.Errf("from: unknown location %q (header, cookie or query)", args[0])
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return 0, d.Errf("invalid duration %q: %v", d.Val(), err)
+	}
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	return caddy.Duration(dur), nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

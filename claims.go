@@ -1,0 +1,216 @@
+package caddyjwt
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// ClaimRequirement is a claim a token must carry for the request to pass.
+type ClaimRequirement struct {
+	// The claim: a top-level name (`https://example.com/roles` works as
+	// is), else a dot path into nested objects (`realm_access.roles`).
+	Path string `json:"path,omitempty"`
+
+	// If given, the claim must equal one of these values or, when it is an
+	// array (or a space-separated `scope`/`scp` string), contain one of
+	// them. If empty, the claim only has to be present.
+	Values []string `json:"values,omitempty"`
+}
+
+// ClaimHeader passes a claim to the upstream as a request header.
+type ClaimHeader struct {
+	// The claim, as for `require_claim`.
+	Path string `json:"path,omitempty"`
+
+	// The request header to set, e.g. `X-User-Id`.
+	Header string `json:"header,omitempty"`
+}
+
+// claimPath is a compiled claim reference. The whole name is tried first as
+// a top-level claim, so that URL-shaped names with dots keep working; only
+// then is it read as a dot path.
+type claimPath struct {
+	name  string
+	parts []string // nil when the name has no dot
+}
+
+func compileClaimPath(name string) claimPath {
+	p := claimPath{name: name}
+	if strings.Contains(name, ".") {
+		p.parts = strings.Split(name, ".")
+	}
+	return p
+}
+
+// lookup finds the claim's value in the token's claims.
+func (p claimPath) lookup(claims map[string]any) (any, bool) {
+	if v, ok := claims[p.name]; ok {
+		return v, true
+	}
+	if p.parts == nil {
+		return nil, false
+	}
+	var cur any = claims
+	for _, part := range p.parts {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = obj[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// isScopeClaim reports whether the claim holds a space-separated set of
+// values (RFC 8693 §4.2 `scope`, and Azure AD's `scp`).
+func (p claimPath) isScopeClaim() bool {
+	last := p.name
+	if p.parts != nil {
+		last = p.parts[len(p.parts)-1]
+	}
+	return last == "scope" || last == "scp"
+}
+
+// formatClaim renders a claim value for a header or placeholder: strings as
+// they are, numbers and booleans as JSON text, arrays joined with ",",
+// objects as compact JSON.
+func formatClaim(v any) string {
+	switch val := v.(type) {
+	case string:
+		return val
+	case json.Number:
+		return val.String()
+	case float64:
+		return strconv.FormatFloat(val, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(val)
+	case nil:
+		return ""
+	case []any:
+		var b strings.Builder
+		for i, item := range val {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(formatClaim(item))
+		}
+		return b.String()
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+// safeHeaderValue reports whether s can go into a header as is: no control
+// characters, so a claim can never split a header or smuggle another one.
+func safeHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// claimRequirement is a compiled `require_claim`.
+type claimRequirement struct {
+	path   claimPath
+	values []string
+}
+
+func compileRequirements(cfgs []*ClaimRequirement) ([]claimRequirement, error) {
+	out := make([]claimRequirement, 0, len(cfgs))
+	for _, c := range cfgs {
+		if c.Path == "" {
+			return nil, fmt.Errorf("jwt: require_claim: empty claim path")
+		}
+		out = append(out, claimRequirement{path: compileClaimPath(c.Path), values: c.Values})
+	}
+	return out, nil
+}
+
+// satisfiedBy reports whether the claims meet the requirement.
+func (r *claimRequirement) satisfiedBy(claims map[string]any) bool {
+	v, ok := r.path.lookup(claims)
+	if !ok || v == nil {
+		return false
+	}
+	if len(r.values) == 0 {
+		return true
+	}
+	switch val := v.(type) {
+	case []any:
+		for _, item := range val {
+			if r.accepts(formatClaim(item)) {
+				return true
+			}
+		}
+		return false
+	case string:
+		if r.path.isScopeClaim() {
+			for _, item := range strings.Fields(val) {
+				if r.accepts(item) {
+					return true
+				}
+			}
+			return false
+		}
+		return r.accepts(val)
+	case map[string]any:
+		return false
+	}
+	return r.accepts(formatClaim(v))
+}
+
+func (r *claimRequirement) accepts(s string) bool {
+	for _, want := range r.values {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}
+
+// claimHeader is a compiled `claim_header`, its header name canonicalised.
+type claimHeader struct {
+	path   claimPath
+	header string
+}
+
+func compileClaimHeaders(cfgs []*ClaimHeader) ([]claimHeader, error) {
+	out := make([]claimHeader, 0, len(cfgs))
+	for _, c := range cfgs {
+		if c.Path == "" || c.Header == "" {
+			return nil, fmt.Errorf("jwt: claim_header needs a claim and a header name")
+		}
+		if !validHeaderName(c.Header) {
+			return nil, fmt.Errorf("jwt: claim_header: %q is not a valid header name", c.Header)
+		}
+		out = append(out, claimHeader{path: compileClaimPath(c.Path), header: http.CanonicalHeaderKey(c.Header)})
+	}
+	return out, nil
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,236 @@
+package caddyjwt
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// TokenSource is one place a token is read from. Exactly one of Header,
+// Cookie and Query is set.
+type TokenSource struct {
+	// A request header, e.g. `Authorization`.
+	Header string `json:"header,omitempty"`
+
+	// For Header: the authentication scheme that precedes the token, e.g.
+	// `Bearer` (matched case-insensitively, RFC 9110 §11.1). Empty: the
+	// whole header value is the token.
+	Scheme string `json:"scheme,omitempty"`
+
+	// A cookie name.
+	Cookie string `json:"cookie,omitempty"`
+
+	// A URL query parameter. Tokens in URLs end up in logs and browser
+	// history; prefer a header or cookie.
+	Query string `json:"query,omitempty"`
+}
+
+type sourceKind uint8
+
+const (
+	fromHeader sourceKind = iota + 1
+	fromCookie
+	fromQuery
+)
+
+// tokenSource is a compiled TokenSource.
+type tokenSource struct {
+	kind   sourceKind
+	name   string // canonical header name, cookie name or query parameter
+	scheme string // lower case, header only
+}
+
+func (s *tokenSource) String() string {
+	switch s.kind {
+	case fromHeader:
+		return "header " + s.name
+	case fromCookie:
+		return "cookie " + s.name
+	}
+	return "query " + s.name
+}
+
+func (h *Handler) provisionTokenSources() ([]tokenSource, error) {
+	if len(h.From) == 0 {
+		return []tokenSource{{kind: fromHeader, name: "Authorization", scheme: "bearer"}}, nil
+	}
+	out := make([]tokenSource, 0, len(h.From))
+	for _, f := range h.From {
+		var src tokenSource
+		set := 0
+		if f.Header != "" {
+			if !validHeaderName(f.Header) {
+				return nil, fmt.Errorf("jwt: from header: %q is not a valid header name", f.Header)
+			}
+			src = tokenSource{kind: fromHeader, name: http.CanonicalHeaderKey(f.Header), scheme: strings.ToLower(f.Scheme)}
+			// An Authorization value always starts with its scheme (RFC 9110
+			// §11.6.2), so without one given, Bearer is what is meant.
+			if src.name == "Authorization" && src.scheme == "" {
+				src.scheme = "bearer"
+			}
+			set++
+		}
+		if f.Cookie != "" {
+			src = tokenSource{kind: fromCookie, name: f.Cookie}
+			set++
+		}
+		if f.Query != "" {
+			src = tokenSource{kind: fromQuery, name: f.Query}
+			set++
+			h.logger.Warn("tokens read from the query string end up in access logs, proxies and browser history; prefer a header or a cookie",
+				zapString("query_parameter", f.Query))
+			if !h.StripToken {
+				h.logger.Warn("from query without strip_token passes the token on to the upstream in its URL")
+			}
+		}
+		if set != 1 {
+			return nil, fmt.Errorf("jwt: from: each source needs exactly one of header, cookie or query")
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// foundToken is the token of a request and where it was found.
+type foundToken struct {
+	raw string
+	// in has bit i set when sources[i] carried the token; a token may sit
+	// in several places as long as it is the same token in all of them.
+	in uint64
+}
+
+func (f *foundToken) fromCookie(sources []tokenSource) bool {
+	for i := range sources {
+		if f.in&(1<<i) != 0 && sources[i].kind == fromCookie {
+			return true
+		}
+	}
+	return false
+}
+
+// readToken looks for the token in every configured source. Two different
+// tokens in one request are refused (RFC 6750 §3.1 invalid_request): the
+// upstream must never read an unverified token that sits beside the one we
+// verified.
+func (h *Handler) readToken(r *http.Request) (foundToken, reason) {
+	var found foundToken
+	for i := range h.sources {
+		src := &h.sources[i]
+		values, rsn := src.values(r)
+		if rsn != reasonAllowed {
+			return found, rsn
+		}
+		for _, v := range values {
+			switch {
+			case found.raw == "":
+				found.raw = v
+			case found.raw != v:
+				return found, reasonAmbiguous
+			}
+			found.in |= 1 << i
+		}
+	}
+	return found, reasonAllowed
+}
+
+// values returns the tokens this source carries in the request.
+func (s *tokenSource) values(r *http.Request) ([]string, reason) {
+	switch s.kind {
+	case fromHeader:
+		headerValues := r.Header[s.name]
+		if len(headerValues) == 0 {
+			return nil, reasonAllowed
+		}
+		out := make([]string, 0, len(headerValues))
+		for _, hv := range headerValues {
+			tok, ours := s.tokenFromHeader(hv)
+			if !ours {
+				continue
+			}
+			if tok == "" {
+				return nil, reasonMalformed
+			}
+			out = append(out, tok)
+		}
+		return out, reasonAllowed
+	case fromCookie:
+		cookies := r.CookiesNamed(s.name)
+		out := make([]string, 0, len(cookies))
+		for _, c := range cookies {
+			if c.Value != "" {
+				out = append(out, c.Value)
+			}
+		}
+		return out, reasonAllowed
+	case fromQuery:
+		if r.URL.RawQuery == "" {
+			return nil, reasonAllowed
+		}
+		var out []string
+		for _, v := range r.URL.Query()[s.name] {
+			if v == "" {
+				return nil, reasonMalformed
+			}
+			out = append(out, v)
+		}
+		return out, reasonAllowed
+	}
+	return nil, reasonAllowed
+}
+
+// tokenFromHeader returns the token in one header value, and whether the
+// value is ours at all: with a scheme configured, a value with another
+// scheme (say Basic) belongs to someone else and is left alone.
+func (s *tokenSource) tokenFromHeader(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if s.scheme == "" {
+		return v, v != ""
+	}
+	if len(v) < len(s.scheme) || !strings.EqualFold(v[:len(s.scheme)], s.scheme) {
+		return "", false
+	}
+	rest := v[len(s.scheme):]
+	if rest == "" {
+		return "", true // "Bearer" with nothing after it
+	}
+	if rest[0] != ' ' && rest[0] != '\t' {
+		return "", false // "Bearerish xyz": another scheme
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// strip removes the token from the places it was found, so the upstream
+// never sees it.
+func (s *tokenSource) strip(r *http.Request) {
+	switch s.kind {
+	case fromHeader:
+		if s.scheme == "" {
+			r.Header.Del(s.name)
+			return
+		}
+		kept := r.Header[s.name][:0]
+		for _, hv := range r.Header[s.name] {
+			if _, ours := s.tokenFromHeader(hv); !ours {
+				kept = append(kept, hv)
+			}
+		}
+		if len(kept) == 0 {
+			r.Header.Del(s.name)
+		} else {
+			r.Header[s.name] = kept
+		}
+	case fromCookie:
+		cookies := r.Cookies()
+		r.Header.Del("Cookie")
+		for _, c := range cookies {
+			if c.Name != s.name {
+				r.AddCookie(c)
+			}
+		}
+	case fromQuery:
+		q := r.URL.Query()
+		q.Del(s.name)
+		r.URL.RawQuery = q.Encode()
+		r.RequestURI = r.URL.RequestURI()
+	}
+}

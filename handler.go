@@ -1,0 +1,212 @@
+package caddyjwt
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// retryAfterSeconds is sent with 503s: keys or the revocation store are
+// expected back within seconds, and clients should not hammer us meanwhile.
+const retryAfterSeconds = "5"
+
+// ServeHTTP authenticates the request and passes it on only if it may pass.
+// The steps, each once: remove spoofed claim headers, read the token,
+// verify it, check CSRF, revocation and required claims, hand the claims on.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.removeSpoofedHeaders(r)
+
+	// CORS preflights carry no credentials (Fetch standard §3.2.2); refusing
+	// them would break every cross-origin API call before it starts.
+	if isCORSPreflight(r) {
+		return next.ServeHTTP(w, r)
+	}
+
+	found, rsn := h.readToken(r)
+	if rsn != reasonAllowed {
+		return h.reject(w, r, rsn, nil)
+	}
+	if found.raw == "" {
+		if h.Optional {
+			return next.ServeHTTP(w, r)
+		}
+		return h.reject(w, r, reasonMissing, nil)
+	}
+	if h.csrf != nil && found.fromCookie(h.sources) {
+		if err := h.csrf.Check(r); err != nil {
+			return h.reject(w, r, reasonCrossOrigin, nil)
+		}
+	}
+
+	token, rsn := h.verifier.verify(r.Context(), found.raw)
+	if rsn != reasonAllowed {
+		return h.reject(w, r, rsn, token)
+	}
+	if h.revocation != nil {
+		if rsn := h.revocation.check(r, token); rsn != reasonAllowed {
+			return h.reject(w, r, rsn, token)
+		}
+	}
+	if rsn := h.checkRequirements(token); rsn != reasonAllowed {
+		return h.reject(w, r, rsn, token)
+	}
+
+	h.handOn(r, token, found)
+	return next.ServeHTTP(w, r)
+}
+
+// removeSpoofedHeaders deletes the client's own copies of the claim headers,
+// on every request: an anonymous or rejected request must not be able to
+// reach a handle_errors route or the upstream with a forged X-User-Id.
+func (h *Handler) removeSpoofedHeaders(r *http.Request) {
+	for i := range h.headers {
+		delete(r.Header, h.headers[i].header)
+	}
+}
+
+func isCORSPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions &&
+		r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// checkRequirements applies require_claim: all must hold.
+func (h *Handler) checkRequirements(token *verifiedToken) reason {
+	for i := range h.requirements {
+		if !h.requirements[i].satisfiedBy(token.claims) {
+			return reasonForbidden
+		}
+	}
+	return reasonAllowed
+}
+
+// handOn makes the verified claims available to the rest of the chain: the
+// user ID and claim placeholders, the claim headers, and strips the token
+// if asked to.
+func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if v, ok := h.userClaim.lookup(token.claims); ok {
+		if s := formatClaim(v); safeHeaderValue(s) {
+			repl.Set("http.auth.user.id", s)
+		}
+	}
+	// Claim placeholders are resolved lazily: most configs read a handful
+	// of claims, and formatting all of them on every request would waste
+	// the work.
+	claims := token.claims
+	repl.Map(func(key string) (any, bool) {
+		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
+		if !ok {
+			return nil, false
+		}
+		v, ok := compileClaimPath(path).lookup(claims)
+		if !ok {
+			return nil, false
+		}
+		s := formatClaim(v)
+		if !safeHeaderValue(s) {
+			return nil, false
+		}
+		return s, true
+	})
+
+	for i := range h.headers {
+		ch := &h.headers[i]
+		v, ok := ch.path.lookup(token.claims)
+		if !ok {
+			continue
+		}
+		s := formatClaim(v)
+		if !safeHeaderValue(s) {
+			if c := h.logger.Check(zapcore.WarnLevel, "claim not passed on: its value has control characters"); c != nil {
+				c.Write(zap.String("claim", ch.path.name), zap.String("header", ch.header))
+			}
+			continue
+		}
+		r.Header[ch.header] = []string{s}
+	}
+
+	if h.StripToken {
+		for i := range h.sources {
+			if found.in&(1<<i) != 0 {
+				h.sources[i].strip(r)
+			}
+		}
+	}
+}
+
+const claimPlaceholderPrefix = "http.auth.jwt."
+
+// reject answers a request that may not pass. The error goes to Caddy as a
+// caddyhttp.Error, so handle_errors routes can render it; the challenge
+// headers set here survive into them.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, token *verifiedToken) error {
+	info := rsn.info()
+	h.logRejection(r, rsn, token)
+
+	if info.status == http.StatusUnauthorized && h.redirect != nil && h.redirect.wants(r) {
+		h.redirect.send(w, r)
+		return nil
+	}
+	if info.challenge {
+		w.Header().Set("WWW-Authenticate", h.challenge.build(r, info))
+	}
+	if info.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	return caddyhttp.Error(info.status, errors.New(info.description))
+}
+
+// logRejection logs a refused request at info, with what is known about the
+// token but never the token itself.
+func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken) {
+	c := h.logger.Check(zapcore.InfoLevel, "request rejected")
+	if c == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("reason", rsn.info().description),
+		zap.String("result", rsn.info().metric),
+		zap.String("client_ip", clientIP(r)),
+		zap.String("method", r.Method),
+		zap.String("uri", r.URL.Path),
+	}
+	if token != nil {
+		// These were read from the token but may not be verified: they help
+		// an operator find the client, nothing more.
+		fields = appendNonEmpty(fields, "kid", token.keyID)
+		fields = appendNonEmpty(fields, "iss", token.issuer)
+		fields = appendNonEmpty(fields, "sub", token.subject)
+		fields = appendNonEmpty(fields, "jti", token.tokenID)
+	}
+	c.Write(fields...)
+}
+
+func appendNonEmpty(fields []zap.Field, key, value string) []zap.Field {
+	if value == "" || !safeHeaderValue(value) || len(value) > 256 {
+		return fields
+	}
+	return append(fields, zap.String(key, value))
+}
+
+// clientIP is the client address as Caddy determined it (honouring
+// trusted_proxies), falling back to the connection's peer.
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Interface guard
+var _ caddyhttp.MiddlewareHandler = (*Handler)(nil)

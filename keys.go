@@ -1,0 +1,226 @@
+package caddyjwt
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// errKeysUnavailable is returned by a key source that has never loaded its
+// keys (a JWKS whose provider has not answered yet). The request gets 503:
+// the token may be fine, we just cannot tell yet.
+var errKeysUnavailable = errors.New("signing keys are not available yet")
+
+// minRSABits is the smallest RSA modulus accepted. RFC 7518 §3.3 requires
+// 2048 bits for RS*/PS*; smaller keys are refused at load, not per request.
+const minRSABits = 2048
+
+// maxKeysPerToken bounds how many keys a token without a usable kid is tried
+// against, so that a forged kid-less token cannot make us run many
+// signature checks.
+const maxKeysPerToken = 4
+
+// verificationKey is one key that can check signatures, with the algorithms
+// it may be used for.
+type verificationKey struct {
+	// id is the key's kid, "" when it has none. A key without a kid may
+	// verify any token; a key with one only tokens naming it.
+	id string
+
+	// algorithms are the algorithms this key may verify: its family,
+	// narrowed by the allowlist, by the JWK "alg" and, for EC, by the curve.
+	algorithms algorithmSet
+
+	// material is a []byte (HMAC), *rsa.PublicKey, *ecdsa.PublicKey or
+	// ed25519.PublicKey, as golang-jwt's signing methods expect.
+	material any
+
+	// source says where the key came from, for logs: never the key itself.
+	source string
+}
+
+// keySource yields the keys that may verify a token. Static keys from the
+// config and remote key sets (JWKS) both implement it.
+type keySource interface {
+	// appendKeys appends to dst the keys that may verify a token signed
+	// with alg whose header names kid ("" when it names none). It returns
+	// errKeysUnavailable when the source has never loaded any keys.
+	appendKeys(ctx context.Context, dst []*verificationKey, kid string, alg algorithm) ([]*verificationKey, error)
+}
+
+// staticKeys are keys loaded once at provisioning: secrets and PEM files.
+type staticKeys struct {
+	keys []*verificationKey
+}
+
+func (s *staticKeys) appendKeys(_ context.Context, dst []*verificationKey, kid string, alg algorithm) ([]*verificationKey, error) {
+	return appendMatchingKeys(dst, s.keys, kid, alg), nil
+}
+
+// appendMatchingKeys selects from keys, in order, those that may verify a
+// token with this kid and alg. When some key carries exactly the token's
+// kid, only keys with that kid are used; otherwise keys without a kid are.
+// A token never gets a key whose kid names a different key.
+func appendMatchingKeys(dst, keys []*verificationKey, kid string, alg algorithm) []*verificationKey {
+	if kid != "" {
+		found := false
+		for _, k := range keys {
+			if k.id == kid && k.algorithms.has(alg) {
+				dst = append(dst, k)
+				found = true
+			}
+		}
+		if found {
+			return dst
+		}
+	}
+	for _, k := range keys {
+		if (k.id == "" || kid == "") && k.algorithms.has(alg) {
+			dst = append(dst, k)
+		}
+	}
+	return dst
+}
+
+// loadSecret resolves a configured HMAC secret into key bytes. Placeholders
+// such as {env.JWT_SECRET} and {file./run/secrets/jwt} are resolved here,
+// once; an unset variable is an error rather than an empty key.
+func loadSecret(cfg *SecretKey, allowed algorithmSet) (*verificationKey, error) {
+	raw := cfg.Value
+	if raw == "" {
+		return nil, fmt.Errorf("jwt: secret is empty")
+	}
+	resolved, err := caddy.NewReplacer().ReplaceOrErr(raw, true, true)
+	if err != nil {
+		// The error names the placeholder, never the secret.
+		return nil, fmt.Errorf("jwt: secret: %v", err)
+	}
+	// Files and env vars commonly end with a newline nobody meant as key material.
+	resolved = strings.TrimRight(resolved, "\r\n")
+	key := []byte(resolved)
+	if cfg.Base64 {
+		key, err = decodeBase64Secret(resolved)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: secret: not valid base64 (standard or URL alphabet)")
+		}
+	}
+	if len(key) == 0 {
+		return nil, fmt.Errorf("jwt: secret is empty after placeholder resolution")
+	}
+	algs := hmacAlgorithms & allowed
+	if algs == 0 {
+		return nil, fmt.Errorf("jwt: secret given but algorithms (%s) has no HS256, HS384 or HS512", allowed)
+	}
+	// RFC 7518 §3.2: the key must be at least as long as the hash output.
+	for _, a := range []algorithm{algHS256, algHS384, algHS512} {
+		need := map[algorithm]int{algHS256: 32, algHS384: 48, algHS512: 64}[a]
+		if !algs.has(a) || len(key) >= need {
+			continue
+		}
+		if allowed == allAlgorithms && a != algHS256 {
+			// Not asked for explicitly: just do not offer the longer hashes.
+			algs &^= 1 << a
+			continue
+		}
+		return nil, fmt.Errorf("jwt: secret is %d bytes after placeholder resolution; %s needs at least %d", len(key), a, need)
+	}
+	return &verificationKey{algorithms: algs, material: key, source: "secret"}, nil
+}
+
+func decodeBase64Secret(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("invalid base64")
+}
+
+// loadPublicKeyFile reads a PEM file holding an RSA, EC or Ed25519 public
+// key (PKIX or PKCS#1) or an X.509 certificate.
+func loadPublicKeyFile(cfg *PublicKeyFile, allowed algorithmSet) (*verificationKey, error) {
+	pemBytes, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: public_key %s: %v", cfg.Path, err)
+	}
+	pub, err := parsePublicKeyPEM(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: public_key %s: %v", cfg.Path, err)
+	}
+	algs, err := algorithmsForKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: public_key %s: %v", cfg.Path, err)
+	}
+	if algs&allowed == 0 {
+		return nil, fmt.Errorf("jwt: public_key %s can verify %s, but algorithms allows only %s", cfg.Path, algs, allowed)
+	}
+	return &verificationKey{id: cfg.KeyID, algorithms: algs & allowed, material: pub, source: "public_key " + cfg.Path}, nil
+}
+
+// parsePublicKeyPEM returns the first public key found in PEM data.
+func parsePublicKeyPEM(data []byte) (any, error) {
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			return nil, errors.New("no PEM public key or certificate found")
+		}
+		data = rest
+		switch block.Type {
+		case "PUBLIC KEY":
+			return x509.ParsePKIXPublicKey(block.Bytes)
+		case "RSA PUBLIC KEY":
+			return x509.ParsePKCS1PublicKey(block.Bytes)
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			return cert.PublicKey, nil
+		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+			// A private key in the edge's config is a leak waiting to
+			// happen; the edge only ever needs the public half.
+			return nil, fmt.Errorf("found a %s; give the public key instead (caddy jwt keygen writes both)", block.Type)
+		}
+	}
+}
+
+// algorithmsForKey returns the algorithms a public key can verify. EC keys
+// are bound to the one algorithm of their curve (RFC 7518 §3.4).
+func algorithmsForKey(pub any) (algorithmSet, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < minRSABits {
+			return 0, fmt.Errorf("RSA key is %d bits; at least %d are required", k.N.BitLen(), minRSABits)
+		}
+		return rsaAlgorithms, nil
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return setOf(algES256), nil
+		case elliptic.P384():
+			return setOf(algES384), nil
+		case elliptic.P521():
+			return setOf(algES512), nil
+		}
+		return 0, fmt.Errorf("unsupported elliptic curve %s", k.Curve.Params().Name)
+	case ed25519.PublicKey:
+		return eddsaAlgorithms, nil
+	}
+	return 0, fmt.Errorf("unsupported key type %T", pub)
+}
+
+// allAlgorithms is the allowlist when `algorithms` is not configured: every
+// algorithm the configured keys can verify.
+const allAlgorithms = algorithmSet(1<<algCount - 2)

@@ -1,0 +1,90 @@
+package caddyjwt
+
+import "net/http"
+
+// reason is the outcome of checking one request: why it was let through or
+// refused. Every step of the request path returns one, and the table below
+// turns it into a status, an RFC 6750 error code, a fixed description, a
+// metric label and a log message, so that these never drift apart.
+type reason uint8
+
+const (
+	reasonAllowed reason = iota
+	reasonAnonymous
+	reasonMissing
+	reasonAmbiguous
+	reasonTooLarge
+	reasonMalformed
+	reasonBadAlgorithm
+	reasonBadType
+	reasonUnknownKey
+	reasonBadSignature
+	reasonNoExpiry
+	reasonExpired
+	reasonNotYetValid
+	reasonIssuedInFuture
+	reasonLifetimeTooLong
+	reasonBadIssuer
+	reasonBadAudience
+	reasonBadClaims
+	reasonRevoked
+	reasonForbidden
+	reasonCrossOrigin
+	reasonKeysUnavailable
+	reasonRevocationUnavailable
+	reasonCount
+)
+
+// RFC 6750 §3.1 error codes.
+const (
+	errInvalidRequest    = "invalid_request"
+	errInvalidToken      = "invalid_token"
+	errInsufficientScope = "insufficient_scope"
+)
+
+type reasonInfo struct {
+	status int
+	// code is the RFC 6750 error code, "" for no error attribute (a missing
+	// token, §3.1: "the resource server SHOULD NOT include an error code").
+	code string
+	// description goes to the client in error_description. It is fixed text:
+	// never token contents, never an internal error.
+	description string
+	// metric is the `result` label of the requests counter.
+	metric string
+	// challenge: whether a WWW-Authenticate challenge is sent.
+	challenge bool
+}
+
+var reasons = [reasonCount]reasonInfo{
+	reasonAllowed:               {status: http.StatusOK, metric: "allowed"},
+	reasonAnonymous:             {status: http.StatusOK, metric: "anonymous"},
+	reasonMissing:               {status: http.StatusUnauthorized, metric: "missing", challenge: true, description: "no token"},
+	reasonAmbiguous:             {status: http.StatusBadRequest, code: errInvalidRequest, metric: "malformed", challenge: true, description: "more than one token in the request"},
+	reasonTooLarge:              {status: http.StatusUnauthorized, code: errInvalidToken, metric: "malformed", challenge: true, description: "the token is too large"},
+	reasonMalformed:             {status: http.StatusUnauthorized, code: errInvalidToken, metric: "malformed", challenge: true, description: "the token is malformed"},
+	reasonBadAlgorithm:          {status: http.StatusUnauthorized, code: errInvalidToken, metric: "unknown_key", challenge: true, description: "the token's algorithm is not accepted"},
+	reasonBadType:               {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's type is not accepted"},
+	reasonUnknownKey:            {status: http.StatusUnauthorized, code: errInvalidToken, metric: "unknown_key", challenge: true, description: "the token's signing key is not known"},
+	reasonBadSignature:          {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_signature", challenge: true, description: "the token's signature is invalid"},
+	reasonNoExpiry:              {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token has no expiry"},
+	reasonExpired:               {status: http.StatusUnauthorized, code: errInvalidToken, metric: "expired", challenge: true, description: "the token is expired"},
+	reasonNotYetValid:           {status: http.StatusUnauthorized, code: errInvalidToken, metric: "not_yet_valid", challenge: true, description: "the token is not yet valid"},
+	reasonIssuedInFuture:        {status: http.StatusUnauthorized, code: errInvalidToken, metric: "not_yet_valid", challenge: true, description: "the token is not yet valid: issued in the future"},
+	reasonLifetimeTooLong:       {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's lifetime is too long"},
+	reasonBadIssuer:             {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's issuer is not accepted"},
+	reasonBadAudience:           {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's audience is not accepted"},
+	reasonBadClaims:             {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's claims are invalid"},
+	reasonRevoked:               {status: http.StatusUnauthorized, code: errInvalidToken, metric: "revoked", challenge: true, description: "the token has been revoked"},
+	reasonForbidden:             {status: http.StatusForbidden, code: errInsufficientScope, metric: "forbidden", challenge: true, description: "the token does not grant access to this resource"},
+	reasonCrossOrigin:           {status: http.StatusForbidden, metric: "forbidden", description: "cross-origin request refused"},
+	reasonKeysUnavailable:       {status: http.StatusServiceUnavailable, metric: "unavailable", description: "signing keys are not available"},
+	reasonRevocationUnavailable: {status: http.StatusServiceUnavailable, metric: "unavailable", description: "revocation store is not available"},
+}
+
+func (r reason) info() *reasonInfo { return &reasons[r] }
+
+func (r reason) String() string { return reasons[r].description }
+
+// rejects reports whether the request must not reach the next handler.
+func (r reason) rejects() bool { return r != reasonAllowed && r != reasonAnonymous }

@@ -1,0 +1,442 @@
+package caddyjwt
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// tokenVerifier checks a compact JWS: its shape, header, signature and
+// registered claims. It is built once in Provision and shared by all
+// requests; nothing in it is written after that.
+type tokenVerifier struct {
+	maxSize     int
+	algorithms  algorithmSet
+	tokenTypes  []string
+	leeway      time.Duration
+	maxLifetime time.Duration
+
+	// defaultScope verifies tokens of issuers without keys of their own,
+	// and all tokens when no issuer is configured. Nil when there are no
+	// top-level keys.
+	defaultScope *keyScope
+	// issuers maps each configured `iss` to its scope. Empty: any (or no)
+	// issuer is accepted.
+	issuers map[string]*keyScope
+}
+
+// keyScope is a set of keys with the claim rules that go with them.
+type keyScope struct {
+	name      string
+	sources   []keySource
+	validator *jwt.Validator
+}
+
+// tokenHeader is the part of the JOSE header we read. Members we do not
+// know are ignored, except "crit" (RFC 7515 §4.1.11): since this verifier
+// understands no extensions, any token that marks one critical is refused.
+// "jku", "x5u", "jwk" and "x5c" are never used to find a key: a key named by
+// the token itself proves nothing.
+type tokenHeader struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// verifiedToken is a token whose signature and registered claims held.
+type verifiedToken struct {
+	claims    map[string]any
+	algorithm algorithm
+	keyID     string
+	issuer    string
+	subject   string
+	tokenID   string
+	issuedAt  time.Time // zero when the token has no iat
+	expiresAt time.Time
+	notBefore time.Time // zero when the token has no nbf
+}
+
+// provisionVerifier builds the verifier from the key sources, issuers and
+// claim rules of the config.
+func (h *Handler) provisionVerifier(ctx caddy.Context) (*tokenVerifier, error) {
+	v := &tokenVerifier{
+		maxSize:     h.MaxTokenSize,
+		leeway:      defaultLeeway,
+		maxLifetime: time.Duration(h.MaxLifetime),
+		algorithms:  allAlgorithms,
+		issuers:     make(map[string]*keyScope),
+	}
+	if h.Leeway != nil {
+		v.leeway = time.Duration(*h.Leeway)
+	}
+	if v.leeway < 0 {
+		return nil, fmt.Errorf("jwt: leeway must not be negative")
+	}
+	if len(h.Algorithms) > 0 {
+		var err error
+		if v.algorithms, err = parseAlgorithmList(h.Algorithms); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range h.TokenType {
+		v.tokenTypes = append(v.tokenTypes, normalizeTokenType(t))
+	}
+
+	anyKeys := !h.KeySources.empty()
+	for _, is := range h.Issuers {
+		anyKeys = anyKeys || is.hasOwnKeys()
+	}
+	if !anyKeys {
+		return nil, fmt.Errorf("jwt: no keys configured: give at least one secret, public_key, jwks or issuer with discover")
+	}
+
+	var offered algorithmSet
+	if !h.KeySources.empty() {
+		scope, algs, err := h.provisionScope(ctx, "", &h.KeySources, false, v, h.Audience)
+		if err != nil {
+			return nil, err
+		}
+		v.defaultScope = scope
+		offered |= algs
+	}
+	for _, is := range h.Issuers {
+		if is.Issuer == "" {
+			return nil, fmt.Errorf("jwt: issuer: empty issuer")
+		}
+		if _, dup := v.issuers[is.Issuer]; dup {
+			return nil, fmt.Errorf("jwt: issuer %q is configured twice", is.Issuer)
+		}
+		audience := h.Audience
+		if len(is.Audience) > 0 {
+			audience = is.Audience
+		}
+		if !is.hasOwnKeys() {
+			if v.defaultScope == nil {
+				return nil, fmt.Errorf("jwt: issuer %q has no keys of its own and there are no top-level keys", is.Issuer)
+			}
+			v.issuers[is.Issuer] = &keyScope{
+				name:      is.Issuer,
+				sources:   v.defaultScope.sources,
+				validator: newClaimsValidator(v.leeway, audience),
+			}
+			continue
+		}
+		scope, algs, err := h.provisionScope(ctx, is.Issuer, &is.KeySources, is.Discover, v, audience)
+		if err != nil {
+			return nil, err
+		}
+		v.issuers[is.Issuer] = scope
+		offered |= algs
+	}
+
+	// An allowlist naming algorithms no configured key can verify is a
+	// mistake that would otherwise show up only as 401s in production.
+	if len(h.Algorithms) > 0 {
+		if missing := v.algorithms &^ offered; missing != 0 && !h.hasRemoteKeys() {
+			return nil, fmt.Errorf("jwt: algorithms lists %s, but no configured key can verify it", missing)
+		}
+	} else if !h.hasRemoteKeys() {
+		v.algorithms = offered
+	}
+	h.logger.Info("jwt verifier ready", zapAlgorithms(v.algorithms))
+	return v, nil
+}
+
+// provisionScope loads the key sources of one scope and returns the
+// algorithms its static keys can verify.
+func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySources, discover bool, v *tokenVerifier, audience []string) (*keyScope, algorithmSet, error) {
+	scope := &keyScope{name: issuer, validator: newClaimsValidator(v.leeway, audience)}
+	static := &staticKeys{}
+	if ks.Secret != nil {
+		key, err := loadSecret(ks.Secret, v.algorithms)
+		if err != nil {
+			return nil, 0, err
+		}
+		static.keys = append(static.keys, key)
+	}
+	for _, pk := range ks.PublicKeys {
+		key, err := loadPublicKeyFile(pk, v.algorithms)
+		if err != nil {
+			return nil, 0, err
+		}
+		static.keys = append(static.keys, key)
+	}
+	var offered algorithmSet
+	for _, k := range static.keys {
+		offered |= k.algorithms
+		h.logger.Info("loaded verification key", zapKeySource(issuer, k))
+	}
+	if len(static.keys) > 0 {
+		scope.sources = append(scope.sources, static)
+	}
+	remote, err := h.provisionRemoteKeys(ctx, issuer, ks.JWKS, discover, v.algorithms)
+	if err != nil {
+		return nil, 0, err
+	}
+	scope.sources = append(scope.sources, remote...)
+	return scope, offered, nil
+}
+
+// hasRemoteKeys reports whether any keys come from JWKS or discovery, whose
+// algorithms are only known once they are fetched.
+func (h *Handler) hasRemoteKeys() bool {
+	if len(h.JWKS) > 0 {
+		return true
+	}
+	for _, is := range h.Issuers {
+		if len(is.JWKS) > 0 || is.Discover {
+			return true
+		}
+	}
+	return false
+}
+
+// newClaimsValidator checks the registered time claims and the audience
+// with golang-jwt: exp is required (RFC 7519 leaves it optional; an edge
+// that accepts eternal tokens cannot contain a leak), iat in the future is
+// refused.
+func newClaimsValidator(leeway time.Duration, audience []string) *jwt.Validator {
+	opts := []jwt.ParserOption{jwt.WithLeeway(leeway), jwt.WithExpirationRequired(), jwt.WithIssuedAt()}
+	if len(audience) > 0 {
+		opts = append(opts, jwt.WithAudience(audience...))
+	}
+	return jwt.NewValidator(opts...)
+}
+
+// verify checks a raw token. Cheap checks come first (size, shape,
+// alphabet, header, algorithm) so that garbage costs little; the signature
+// is checked before any claim is trusted.
+func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken, reason) {
+	if len(raw) > v.maxSize {
+		return nil, reasonTooLarge
+	}
+	headerEnd, payloadEnd, ok := splitCompact(raw)
+	if !ok {
+		return nil, reasonMalformed
+	}
+	var header tokenHeader
+	if !decodeSegment(raw[:headerEnd], &header, false) {
+		return nil, reasonMalformed
+	}
+	if header.Crit != nil {
+		return nil, reasonMalformed
+	}
+	alg := parseAlgorithm(header.Alg)
+	if !v.algorithms.has(alg) {
+		return nil, reasonBadAlgorithm
+	}
+	if len(v.tokenTypes) > 0 && !v.acceptsType(header.Typ) {
+		return nil, reasonBadType
+	}
+
+	var claims map[string]any
+	if !decodeSegment(raw[headerEnd+1:payloadEnd], &claims, true) || claims == nil {
+		return nil, reasonMalformed
+	}
+	token := &verifiedToken{claims: claims, algorithm: alg, keyID: header.Kid}
+	if !token.readRegisteredStrings() {
+		return token, reasonBadClaims
+	}
+
+	// From here on a failure returns the token too, so that the rejection
+	// can be logged with its kid, iss, sub and jti; none of it is trusted.
+	scope, rsn := v.scopeFor(token.issuer)
+	if rsn != reasonAllowed {
+		return token, rsn
+	}
+	if rsn := scope.checkSignature(ctx, raw[:payloadEnd], raw[payloadEnd+1:], header.Kid, alg); rsn != reasonAllowed {
+		return token, rsn
+	}
+	if rsn := v.checkClaims(scope, token); rsn != reasonAllowed {
+		return token, rsn
+	}
+	return token, reasonAllowed
+}
+
+// splitCompact checks that raw is three base64url segments joined by dots
+// (RFC 7515 §7.1) and returns the positions of the two dots. A JWE (five
+// segments) or anything with other bytes is refused here.
+func splitCompact(raw string) (headerEnd, payloadEnd int, ok bool) {
+	headerEnd, payloadEnd = -1, -1
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		case c == '.':
+			switch {
+			case headerEnd < 0:
+				headerEnd = i
+			case payloadEnd < 0:
+				payloadEnd = i
+			default:
+				return 0, 0, false
+			}
+		default:
+			return 0, 0, false
+		}
+	}
+	ok = headerEnd > 0 && payloadEnd > headerEnd+1 && payloadEnd < len(raw)-1
+	return headerEnd, payloadEnd, ok
+}
+
+// decodeSegment decodes one base64url JSON segment into out. Numbers in
+// claims keep their JSON text (json.Number) so that they reach headers and
+// placeholders exactly as the issuer wrote them.
+func decodeSegment(seg string, out any, numbers bool) bool {
+	buf := make([]byte, base64.RawURLEncoding.DecodedLen(len(seg)))
+	n, err := base64.RawURLEncoding.Decode(buf, []byte(seg))
+	if err != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(buf[:n]))
+	if numbers {
+		dec.UseNumber()
+	}
+	if err := dec.Decode(out); err != nil {
+		return false
+	}
+	// Trailing data after the JSON value is not a JWS we should accept.
+	return !dec.More()
+}
+
+// readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
+// strings; a token with another type there is refused rather than guessed at.
+func (t *verifiedToken) readRegisteredStrings() bool {
+	for name, dst := range map[string]*string{"iss": &t.issuer, "sub": &t.subject, "jti": &t.tokenID} {
+		v, ok := t.claims[name]
+		if !ok {
+			continue
+		}
+		s, isString := v.(string)
+		if !isString {
+			return false
+		}
+		*dst = s
+	}
+	return true
+}
+
+// scopeFor picks the keys that may verify a token from this issuer: with
+// issuer blocks, only that issuer's own keys (a token claiming issuer A is
+// never checked with issuer B's keys).
+func (v *tokenVerifier) scopeFor(issuer string) (*keyScope, reason) {
+	if len(v.issuers) == 0 {
+		return v.defaultScope, reasonAllowed
+	}
+	scope, ok := v.issuers[issuer]
+	if !ok {
+		return nil, reasonBadIssuer
+	}
+	return scope, reasonAllowed
+}
+
+// checkSignature verifies the signature over signingInput with the scope's
+// keys that match kid and alg, trying at most maxKeysPerToken of them.
+func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, kid string, alg algorithm) reason {
+	var candidates [maxKeysPerToken]*verificationKey
+	keys := candidates[:0]
+	unavailable := false
+	for _, src := range s.sources {
+		var err error
+		keys, err = src.appendKeys(ctx, keys, kid, alg)
+		if errors.Is(err, errKeysUnavailable) {
+			unavailable = true
+		}
+	}
+	if len(keys) == 0 {
+		if unavailable {
+			return reasonKeysUnavailable
+		}
+		return reasonUnknownKey
+	}
+	if len(keys) > maxKeysPerToken {
+		keys = keys[:maxKeysPerToken]
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(signature)
+	if err != nil {
+		return reasonMalformed
+	}
+	method := signingMethods[alg]
+	for _, k := range keys {
+		if method.Verify(signingInput, sig, k.material) == nil {
+			return reasonAllowed
+		}
+	}
+	return reasonBadSignature
+}
+
+// checkClaims applies the registered-claim rules to a token whose signature
+// held.
+func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken) reason {
+	mc := jwt.MapClaims(t.claims)
+	if err := scope.validator.Validate(mc); err != nil {
+		return claimsReason(mc, err)
+	}
+	exp, _ := mc.GetExpirationTime()
+	t.expiresAt = exp.Time
+	if iat, _ := mc.GetIssuedAt(); iat != nil {
+		t.issuedAt = iat.Time
+	}
+	if nbf, _ := mc.GetNotBefore(); nbf != nil {
+		t.notBefore = nbf.Time
+	}
+	if v.maxLifetime > 0 {
+		// Without iat the lifetime cannot be known, so it cannot be
+		// shown to be within the limit.
+		if t.issuedAt.IsZero() || t.expiresAt.Sub(t.issuedAt) > v.maxLifetime {
+			return reasonLifetimeTooLong
+		}
+	}
+	return reasonAllowed
+}
+
+// claimsReason maps golang-jwt's validation errors to reasons. The most
+// useful one to a client comes first: an expired token is "expired" even if
+// its audience is also wrong.
+func claimsReason(claims jwt.MapClaims, err error) reason {
+	switch {
+	case errors.Is(err, jwt.ErrInvalidType):
+		return reasonBadClaims
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return reasonExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return reasonNotYetValid
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return reasonIssuedInFuture
+	}
+	if exp, _ := claims.GetExpirationTime(); exp == nil {
+		return reasonNoExpiry
+	}
+	// What is left is a missing or wrong aud, the only other claim the
+	// validator is told to require.
+	if errors.Is(err, jwt.ErrTokenInvalidAudience) || errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
+		return reasonBadAudience
+	}
+	return reasonBadClaims
+}
+
+// normalizeTokenType lowercases a typ and drops the optional
+// "application/" prefix (RFC 7515 §4.1.9).
+func normalizeTokenType(typ string) string {
+	typ = strings.ToLower(strings.TrimSpace(typ))
+	return strings.TrimPrefix(typ, "application/")
+}
+
+func (v *tokenVerifier) acceptsType(typ string) bool {
+	typ = normalizeTokenType(typ)
+	for _, want := range v.tokenTypes {
+		if typ == want {
+			return true
+		}
+	}
+	return false
+}
