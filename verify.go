@@ -31,6 +31,18 @@ type tokenVerifier struct {
 	// issuers maps each configured `iss` to its scope. Empty: any (or no)
 	// issuer is accepted.
 	issuers map[string]*keyScope
+
+	// onKeysChanged is called by remote key sources whenever their key set
+	// changes (rotation, removal), so that nothing verified with a key that
+	// is gone is still trusted. Set before any key source starts.
+	onKeysChanged func()
+}
+
+// keysChanged tells the verifier that some key source's keys changed.
+func (v *tokenVerifier) keysChanged() {
+	if v.onKeysChanged != nil {
+		v.onKeysChanged()
+	}
 }
 
 // keyScope is a set of keys with the claim rules that go with them.
