@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -34,6 +35,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if found.raw == "" {
 		if h.Optional {
+			requestsByReason[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
 		return h.reject(w, r, reasonMissing, nil)
@@ -44,7 +46,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
+	started := time.Now()
 	token, rsn := h.verifier.verify(r.Context(), found.raw)
+	verificationSeconds.Observe(time.Since(started).Seconds())
 	if rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
 	}
@@ -58,6 +62,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	h.handOn(r, token, found)
+	requestsByReason[reasonAllowed].Inc()
 	return next.ServeHTTP(w, r)
 }
 
@@ -148,6 +153,7 @@ const claimPlaceholderPrefix = "http.auth.jwt."
 // headers set here survive into them.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, token *verifiedToken) error {
 	info := rsn.info()
+	requestsByReason[rsn].Inc()
 	h.logRejection(r, rsn, token)
 
 	if info.status == http.StatusUnauthorized && h.redirect != nil && h.redirect.wants(r) {

@@ -214,6 +214,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads keys and compiles everything the request path needs.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("jwt: registering metrics: %v", err)
+	}
 
 	if h.MaxTokenSize == 0 {
 		h.MaxTokenSize = defaultMaxTokenSize
