@@ -47,7 +47,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	started := time.Now()
-	token, rsn := h.verifier.verify(r.Context(), found.raw)
+	token, rsn := h.verifyToken(r.Context(), found.raw, started)
 	verificationSeconds.Observe(time.Since(started).Seconds())
 	if rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
@@ -91,26 +91,52 @@ func (h *Handler) checkRequirements(token *verifiedToken) reason {
 	return reasonAllowed
 }
 
-// handOn makes the verified claims available to the rest of the chain: the
-// user ID and claim placeholders, the claim headers, and strips the token
-// if asked to.
-func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if v, ok := h.userClaim.lookup(token.claims); ok {
+// handOff is what a verified token hands to the rest of the chain, worked
+// out once per token when it is verified (and kept with it in the cache),
+// so that a request with a known token formats nothing and encodes no JSON.
+// It is only read after it is made: requests share it.
+type handOff struct {
+	// userID is the user claim's value as {http.auth.user.id}; nil when
+	// the claim is missing or unsafe. Kept as an interface so that setting
+	// it does not box the string again on every request.
+	userID any
+	// headers holds the value of each of the handler's claim headers, in
+	// the same order.
+	headers []handOffHeader
+	// placeholders resolves {http.auth.jwt.*} from the token's claims.
+	placeholders caddy.ReplacerFunc
+}
+
+type handOffHeader struct {
+	value string
+	// found: the claim is present; unsafe: its value has control
+	// characters and is not sent.
+	found, unsafe bool
+}
+
+func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
+	ho := &handOff{headers: make([]handOffHeader, len(h.headers))}
+	if v, ok := h.userClaim.lookup(claims); ok {
 		if s := formatClaim(v); safeHeaderValue(s) {
-			repl.Set("http.auth.user.id", s)
+			ho.userID = s
 		}
 	}
+	for i := range h.headers {
+		v, ok := h.headers[i].path.lookup(claims)
+		if !ok {
+			continue
+		}
+		s := formatClaim(v)
+		ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safeHeaderValue(s)}
+	}
 	// Claim placeholders are resolved lazily: most configs read a handful
-	// of claims, and formatting all of them on every request would waste
-	// the work.
-	claims := token.claims
-	repl.Map(func(key string) (any, bool) {
+	// of claims, and formatting all of them up front would waste the work.
+	ho.placeholders = func(key string) (any, bool) {
 		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
 		if !ok {
 			return nil, false
 		}
-		v, ok := compileClaimPath(path).lookup(claims)
+		v, ok := lookupClaimName(claims, path)
 		if !ok {
 			return nil, false
 		}
@@ -119,22 +145,68 @@ func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken
 			return nil, false
 		}
 		return s, true
-	})
+	}
+	return ho
+}
 
-	for i := range h.headers {
-		ch := &h.headers[i]
-		v, ok := ch.path.lookup(token.claims)
+// lookupClaimName is claimPath.lookup for a name only known at request time
+// (a placeholder): it walks the dot path in place rather than compiling
+// it, so that a lookup allocates nothing.
+func lookupClaimName(claims map[string]any, name string) (any, bool) {
+	if v, ok := claims[name]; ok {
+		return v, true
+	}
+	if !strings.Contains(name, ".") {
+		return nil, false
+	}
+	var cur any = claims
+	for rest := name; ; {
+		part, tail, more := strings.Cut(rest, ".")
+		obj, ok := cur.(map[string]any)
 		if !ok {
-			continue
+			return nil, false
 		}
-		s := formatClaim(v)
-		if !safeHeaderValue(s) {
-			if c := h.logger.Check(zapcore.WarnLevel, "claim not passed on: its value has control characters"); c != nil {
-				c.Write(zap.String("claim", ch.path.name), zap.String("header", ch.header))
+		if cur, ok = obj[part]; !ok {
+			return nil, false
+		}
+		if !more {
+			return cur, true
+		}
+		rest = tail
+	}
+}
+
+// handOn makes the verified claims available to the rest of the chain: the
+// user ID and claim placeholders, the claim headers, and strips the token
+// if asked to.
+func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
+	ho := token.handOff
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if ho.userID != nil {
+		repl.Set("http.auth.user.id", ho.userID)
+	}
+	repl.Map(ho.placeholders)
+
+	if len(h.headers) > 0 {
+		// One allocation for all the header values of this request. Each
+		// header gets its own one-element window (capacity 1, so an append
+		// cannot run into the next), because later handlers may edit
+		// values in place: the slices must not be shared between requests.
+		values := make([]string, len(h.headers))
+		for i := range h.headers {
+			hv := &ho.headers[i]
+			if !hv.found {
+				continue
 			}
-			continue
+			if hv.unsafe {
+				if c := h.logger.Check(zapcore.WarnLevel, "claim not passed on: its value has control characters"); c != nil {
+					c.Write(zap.String("claim", h.headers[i].path.name), zap.String("header", h.headers[i].header))
+				}
+				continue
+			}
+			values[i] = hv.value
+			r.Header[h.headers[i].header] = values[i : i+1 : i+1]
 		}
-		r.Header[ch.header] = []string{s}
 	}
 
 	if h.StripToken {
@@ -166,8 +238,24 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, tok
 	if info.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
-	return caddyhttp.Error(info.status, errors.New(info.description))
+	return caddyhttp.Error(info.status, reasonErrors[rsn])
 }
+
+// reasonErrors holds the error of each reason, made once: its text is the
+// fixed description, so there is nothing to build per request. The Trace
+// is set here because caddyhttp.Error otherwise walks the stack with
+// runtime.Caller on every rejection, the largest cost of refusing garbage;
+// it still gives each error its own ID.
+var reasonErrors = func() (errs [reasonCount]caddyhttp.HandlerError) {
+	for r := range reasonCount {
+		errs[r] = caddyhttp.HandlerError{
+			StatusCode: reasons[r].status,
+			Err:        errors.New(reasons[r].description),
+			Trace:      "caddyjwt.(*Handler).reject",
+		}
+	}
+	return errs
+}()
 
 // logRejection logs a refused request at info, with what is known about the
 // token but never the token itself.

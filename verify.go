@@ -1,10 +1,8 @@
 package caddyjwt
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,6 +34,10 @@ type tokenVerifier struct {
 	// changes (rotation, removal), so that nothing verified with a key that
 	// is gone is still trusted. Set before any key source starts.
 	onKeysChanged func()
+
+	// cache holds tokens that passed, nil when `cache off`. It is dropped
+	// through onKeysChanged.
+	cache *tokenCache
 }
 
 // keysChanged tells the verifier that some key source's keys changed.
@@ -58,10 +60,7 @@ type keyScope struct {
 // "jku", "x5u", "jwk" and "x5c" are never used to find a key: a key named by
 // the token itself proves nothing.
 type tokenHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
+	alg, kid, typ string
 }
 
 // verifiedToken is a token whose signature and registered claims held.
@@ -75,6 +74,10 @@ type verifiedToken struct {
 	issuedAt  time.Time // zero when the token has no iat
 	expiresAt time.Time
 	notBefore time.Time // zero when the token has no nbf
+
+	// handOff is what the handler passes on from a token that passed; set
+	// once, before the token is cached (see cache.go).
+	handOff *handOff
 }
 
 // provisionVerifier builds the verifier from the key sources, issuers and
@@ -86,6 +89,11 @@ func (h *Handler) provisionVerifier(ctx caddy.Context) (*tokenVerifier, error) {
 		maxLifetime: time.Duration(h.MaxLifetime),
 		algorithms:  allAlgorithms,
 		issuers:     make(map[string]*keyScope),
+	}
+	// The cache is made before any key source starts: remote sources
+	// report key changes through onKeysChanged, which drops it.
+	if v.cache = newTokenCache(h.Cache); v.cache != nil {
+		v.onKeysChanged = v.cache.clear
 	}
 	if h.Leeway != nil {
 		v.leeway = time.Duration(*h.Leeway)
@@ -235,26 +243,23 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	if !ok {
 		return nil, reasonMalformed
 	}
-	var header tokenHeader
-	if !decodeSegment(raw[:headerEnd], &header, false) {
+	header, ok := decodeHeader(raw[:headerEnd])
+	if !ok {
 		return nil, reasonMalformed
 	}
-	if header.Crit != nil {
-		return nil, reasonMalformed
-	}
-	alg := parseAlgorithm(header.Alg)
+	alg := parseAlgorithm(header.alg)
 	if !v.algorithms.has(alg) {
 		return nil, reasonBadAlgorithm
 	}
-	if len(v.tokenTypes) > 0 && !v.acceptsType(header.Typ) {
+	if len(v.tokenTypes) > 0 && !v.acceptsType(header.typ) {
 		return nil, reasonBadType
 	}
 
-	var claims map[string]any
-	if !decodeSegment(raw[headerEnd+1:payloadEnd], &claims, true) || claims == nil {
+	claims, ok := decodeClaims(raw[headerEnd+1 : payloadEnd])
+	if !ok {
 		return nil, reasonMalformed
 	}
-	token := &verifiedToken{claims: claims, algorithm: alg, keyID: header.Kid}
+	token := &verifiedToken{claims: claims, algorithm: alg, keyID: header.kid}
 	if !token.readRegisteredStrings() {
 		return token, reasonBadClaims
 	}
@@ -265,7 +270,7 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	if rsn != reasonAllowed {
 		return token, rsn
 	}
-	if rsn := scope.checkSignature(ctx, raw[:payloadEnd], raw[payloadEnd+1:], header.Kid, alg); rsn != reasonAllowed {
+	if rsn := scope.checkSignature(ctx, raw[:payloadEnd], raw[payloadEnd+1:], header.kid, alg); rsn != reasonAllowed {
 		return token, rsn
 	}
 	if rsn := v.checkClaims(scope, token); rsn != reasonAllowed {
@@ -274,67 +279,82 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	return token, reasonAllowed
 }
 
-// splitCompact checks that raw is three base64url segments joined by dots
-// (RFC 7515 §7.1) and returns the positions of the two dots. A JWE (five
-// segments) or anything with other bytes is refused here.
+// splitCompact finds the two dots of a compact JWS (RFC 7515 §7.1) and
+// checks that there is no third one: a JWE (five segments) is refused here.
+// The alphabet of each segment is checked as it is decoded, header first,
+// so that garbage is refused after reading a few bytes of it and a valid
+// token's bytes are read once; every segment is decoded, strictly, before
+// any signature math.
 func splitCompact(raw string) (headerEnd, payloadEnd int, ok bool) {
-	headerEnd, payloadEnd = -1, -1
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		case c == '.':
-			switch {
-			case headerEnd < 0:
-				headerEnd = i
-			case payloadEnd < 0:
-				payloadEnd = i
-			default:
-				return 0, 0, false
-			}
-		default:
-			return 0, 0, false
-		}
+	headerEnd = strings.IndexByte(raw, '.')
+	if headerEnd <= 0 {
+		return 0, 0, false
 	}
-	ok = headerEnd > 0 && payloadEnd > headerEnd+1 && payloadEnd < len(raw)-1
-	return headerEnd, payloadEnd, ok
+	rest := strings.IndexByte(raw[headerEnd+1:], '.')
+	if rest <= 0 {
+		return 0, 0, false
+	}
+	payloadEnd = headerEnd + 1 + rest
+	if payloadEnd == len(raw)-1 || strings.IndexByte(raw[payloadEnd+1:], '.') >= 0 {
+		return 0, 0, false
+	}
+	return headerEnd, payloadEnd, true
 }
 
-// decodeSegment decodes one base64url JSON segment into out. Numbers in
-// claims keep their JSON text (json.Number) so that they reach headers and
-// placeholders exactly as the issuer wrote them.
-func decodeSegment(seg string, out any, numbers bool) bool {
-	buf := make([]byte, base64.RawURLEncoding.DecodedLen(len(seg)))
-	n, err := base64.RawURLEncoding.Decode(buf, []byte(seg))
-	if err != nil {
-		return false
+// decodeHeader reads the JOSE header segment. A token that marks any
+// extension critical is refused (RFC 7515 §4.1.11): this verifier
+// understands none. Member names are case-sensitive (RFC 7515 §4), so
+// "ALG" is not "alg".
+func decodeHeader(seg string) (tokenHeader, bool) {
+	var h tokenHeader
+	s, ok := decodeSegmentString(seg)
+	if !ok {
+		return h, false
 	}
-	dec := json.NewDecoder(bytes.NewReader(buf[:n]))
-	if numbers {
-		dec.UseNumber()
+	members, ok := parseJSONObject(s)
+	if !ok {
+		return h, false
 	}
-	if err := dec.Decode(out); err != nil {
-		return false
+	if _, critical := members["crit"]; critical {
+		return h, false
 	}
-	// Trailing data after the JSON value is not a JWS we should accept.
-	return !dec.More()
+	var algOK, kidOK, typOK bool
+	h.alg, algOK = stringMember(members, "alg")
+	h.kid, kidOK = stringMember(members, "kid")
+	h.typ, typOK = stringMember(members, "typ")
+	return h, algOK && kidOK && typOK
+}
+
+// stringMember returns the member name of m, which must be a string when
+// present; an absent member is "".
+func stringMember(m map[string]any, name string) (string, bool) {
+	v, present := m[name]
+	if !present {
+		return "", true
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+// decodeClaims reads the claims segment. Numbers keep their JSON text
+// (json.Number) so that they reach headers and placeholders exactly as the
+// issuer wrote them.
+func decodeClaims(seg string) (map[string]any, bool) {
+	s, ok := decodeSegmentString(seg)
+	if !ok {
+		return nil, false
+	}
+	return parseJSONObject(s)
 }
 
 // readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
 // strings; a token with another type there is refused rather than guessed at.
 func (t *verifiedToken) readRegisteredStrings() bool {
-	for name, dst := range map[string]*string{"iss": &t.issuer, "sub": &t.subject, "jti": &t.tokenID} {
-		v, ok := t.claims[name]
-		if !ok {
-			continue
-		}
-		s, isString := v.(string)
-		if !isString {
-			return false
-		}
-		*dst = s
-	}
-	return true
+	var issOK, subOK, jtiOK bool
+	t.issuer, issOK = stringMember(t.claims, "iss")
+	t.subject, subOK = stringMember(t.claims, "sub")
+	t.tokenID, jtiOK = stringMember(t.claims, "jti")
+	return issOK && subOK && jtiOK
 }
 
 // scopeFor picks the keys that may verify a token from this issuer: with
@@ -373,8 +393,10 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 	if len(keys) > maxKeysPerToken {
 		keys = keys[:maxKeysPerToken]
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(signature)
-	if err != nil {
+	// Decoded with the same strict decoder as the other segments:
+	// encoding/base64 would skip line breaks inside it.
+	sig := make([]byte, base64.RawURLEncoding.DecodedLen(len(signature)))
+	if !decodeBase64URL(sig, signature) {
 		return reasonMalformed
 	}
 	method := signingMethods[alg]

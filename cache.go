@@ -1,0 +1,305 @@
+package caddyjwt
+
+import (
+	"context"
+	"encoding/json"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The cache is split into shards, each with its own lock, so that requests
+// on different cores rarely wait for each other; a hit takes only a read
+// lock. Small caches get fewer shards so that each still holds enough
+// entries for its eviction to be meaningful.
+const (
+	maxCacheShards     = 16
+	minEntriesPerShard = 64
+)
+
+// cacheBytesPerEntry is the memory budget of the cache per configured
+// entry: the default 10,000 entries may hold at most 40 MiB. A typical
+// access token costs well under half of it (see BenchmarkCacheMemory); the
+// budget exists so that large tokens (up to max_token_size, with claims
+// that decode to many small values) cannot make the cache grow without
+// bound: such entries evict others sooner.
+const cacheBytesPerEntry = 4 << 10
+
+// Counters of the lookups, resolved once so that counting is one atomic add.
+var (
+	cacheHits   = cacheLookupsTotal.WithLabelValues("hit")
+	cacheMisses = cacheLookupsTotal.WithLabelValues("miss")
+)
+
+// tokenCache remembers tokens that passed verification, so that a token seen
+// a moment ago costs a map lookup instead of a signature check.
+//
+// Only tokens whose signature and claims held are stored, so garbage sent by
+// an attacker can never evict a real entry. Entries are keyed by the whole
+// token string: two different tokens never share an entry. exp and nbf are
+// checked again on every hit; revocation is checked on every request by the
+// handler anyway. The whole cache is dropped when any key set changes, and a
+// config reload makes a new handler with a new cache.
+type tokenCache struct {
+	seed   maphash.Seed
+	shards []cacheShard
+	mask   uint64
+
+	// generation counts the times the cache was dropped. A verification
+	// that started before a drop does not store its result: it may have
+	// used a key that has just been removed.
+	generation atomic.Uint64
+}
+
+// cacheShard is one lock's worth of the cache. Eviction is CLOCK (second
+// chance): a hit marks its entry, and the eviction hand spares a marked
+// entry once, so tokens in use stay while one-off tokens go first, without
+// a hit ever needing the write lock.
+type cacheShard struct {
+	mu      sync.RWMutex
+	entries map[string]*cacheEntry
+	slots   []*cacheEntry // the clock; nil where an entry was evicted
+	free    []int         // indexes of nil slots
+	hand    int
+	bytes   int
+
+	maxEntries int
+	maxBytes   int
+
+	// Keep shards on separate cache lines: their locks are written by
+	// different cores.
+	_ [64]byte
+}
+
+type cacheEntry struct {
+	token      *verifiedToken
+	key        string
+	slot       int
+	cost       int
+	referenced atomic.Bool
+}
+
+// newTokenCache makes a cache of about the given number of entries: 0 means
+// the default, a negative number no cache at all (nil).
+func newTokenCache(entries int) *tokenCache {
+	if entries < 0 {
+		return nil
+	}
+	if entries == 0 {
+		entries = defaultCacheEntries
+	}
+	shards := 1
+	for shards < maxCacheShards && entries/(shards*2) >= minEntriesPerShard {
+		shards *= 2
+	}
+	perShard := (entries + shards - 1) / shards
+	c := &tokenCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, shards), mask: uint64(shards - 1)}
+	for i := range c.shards {
+		c.shards[i] = cacheShard{
+			entries:    make(map[string]*cacheEntry),
+			maxEntries: perShard,
+			maxBytes:   perShard * cacheBytesPerEntry,
+		}
+	}
+	return c
+}
+
+func (c *tokenCache) shardFor(raw string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, raw)&c.mask]
+}
+
+// get looks raw up. When found, it also reports whether the token is still
+// within its exp and nbf (RFC 7519 §4.1.4, §4.1.5) with the same leeway as a
+// full verification, which would give the same answer.
+func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*verifiedToken, reason, bool) {
+	s := c.shardFor(raw)
+	s.mu.RLock()
+	e := s.entries[raw]
+	s.mu.RUnlock()
+	if e == nil {
+		cacheMisses.Inc()
+		return nil, reasonAllowed, false
+	}
+	cacheHits.Inc()
+	t := e.token
+	if !now.Before(t.expiresAt.Add(leeway)) {
+		return t, reasonExpired, true
+	}
+	if !t.notBefore.IsZero() && now.Before(t.notBefore.Add(-leeway)) {
+		return t, reasonNotYetValid, true
+	}
+	// Only a token that is still good earns its second chance; writing
+	// the flag only when it is clear keeps the cache line shared between
+	// cores on the common path.
+	if !e.referenced.Load() {
+		e.referenced.Store(true)
+	}
+	return t, reasonAllowed, true
+}
+
+// put stores a token that passed verification. generation is the cache's
+// generation from before the verification started.
+func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
+	s := c.shardFor(raw)
+	cost := entryCost(raw, t)
+	if cost > s.maxBytes {
+		return
+	}
+	// The token may be a slice of a larger string (a Cookie header with
+	// other cookies in it); the copy keeps only the token alive.
+	e := &cacheEntry{token: t, key: strings.Clone(raw), cost: cost}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.generation.Load() != generation {
+		return
+	}
+	if _, ok := s.entries[raw]; ok {
+		return // another request verified the same token meanwhile
+	}
+	for len(s.entries) >= s.maxEntries || s.bytes+cost > s.maxBytes {
+		s.evictOne()
+	}
+	if n := len(s.free); n > 0 {
+		e.slot = s.free[n-1]
+		s.free = s.free[:n-1]
+		s.slots[e.slot] = e
+	} else {
+		e.slot = len(s.slots)
+		s.slots = append(s.slots, e)
+	}
+	s.entries[e.key] = e
+	s.bytes += cost
+}
+
+// evictOne removes the first entry under the hand that has not been hit
+// since the hand last passed it. The shard must hold at least one entry.
+func (s *cacheShard) evictOne() {
+	for {
+		if s.hand >= len(s.slots) {
+			s.hand = 0
+		}
+		e := s.slots[s.hand]
+		s.hand++
+		if e == nil {
+			continue
+		}
+		if e.referenced.Load() {
+			e.referenced.Store(false)
+			continue
+		}
+		delete(s.entries, e.key)
+		s.slots[e.slot] = nil
+		s.free = append(s.free, e.slot)
+		s.bytes -= e.cost
+		return
+	}
+}
+
+// clear drops every entry. Key sources call it (through the verifier's
+// onKeysChanged) whenever their keys change, so that no token verified
+// with a key that is gone is still trusted.
+func (c *tokenCache) clear() {
+	// The generation moves first: a verification still running with the
+	// old keys then finds it changed when it comes to store its result.
+	c.generation.Add(1)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.entries = make(map[string]*cacheEntry)
+		clear(s.slots)
+		s.slots = s.slots[:0]
+		s.free = s.free[:0]
+		s.hand, s.bytes = 0, 0
+		s.mu.Unlock()
+	}
+}
+
+// len is the number of entries held.
+func (c *tokenCache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.entries)
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// Estimated heap sizes of what an entry holds, close to what Go's runtime
+// allocates on 64-bit platforms.
+const (
+	cacheEntryOverhead = 512 // the entry, its map slot, the verifiedToken and its hand-on values
+	stringHeaderSize   = 16
+	interfaceSize      = 16
+	mapEntrySize       = 48 // key and value with the map's own slack
+)
+
+// entryCost estimates the heap an entry keeps alive: the token string, its
+// decoded claims and what is handed on from them.
+func entryCost(raw string, t *verifiedToken) int {
+	cost := cacheEntryOverhead + len(raw) + valueSize(t.claims)
+	if t.handOff != nil {
+		for _, hv := range t.handOff.headers {
+			cost += stringHeaderSize + len(hv.value)
+		}
+	}
+	return cost
+}
+
+// valueSize estimates the heap held by a decoded JSON value.
+func valueSize(v any) int {
+	switch val := v.(type) {
+	case string:
+		return stringHeaderSize + len(val)
+	case json.Number:
+		return stringHeaderSize + len(val)
+	case map[string]any:
+		n := 48
+		for k, item := range val {
+			n += mapEntrySize + len(k) + valueSize(item)
+		}
+		return n
+	case []any:
+		n := 24 + interfaceSize*len(val)
+		for _, item := range val {
+			n += valueSize(item)
+		}
+		return n
+	case float64:
+		return 8
+	}
+	return 0
+}
+
+// verifyToken verifies raw through the cache when it is on, and works out
+// what a newly verified token hands on before it is stored, so that a hit
+// finds it ready.
+func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*verifiedToken, reason) {
+	c := h.verifier.cache
+	// Oversized tokens are refused by verify before anything else; they
+	// are not even hashed for a lookup.
+	if c == nil || len(raw) > h.verifier.maxSize {
+		return h.verifyFresh(ctx, raw)
+	}
+	if t, rsn, hit := c.get(raw, now, h.verifier.leeway); hit {
+		return t, rsn
+	}
+	generation := c.generation.Load()
+	t, rsn := h.verifyFresh(ctx, raw)
+	if rsn == reasonAllowed {
+		c.put(raw, t, generation)
+	}
+	return t, rsn
+}
+
+func (h *Handler) verifyFresh(ctx context.Context, raw string) (*verifiedToken, reason) {
+	t, rsn := h.verifier.verify(ctx, raw)
+	if rsn == reasonAllowed {
+		t.handOff = h.prepareHandOff(t.claims)
+	}
+	return t, rsn
+}
