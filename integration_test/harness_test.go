@@ -493,6 +493,9 @@ func (c *caddyProcess) Reload(caddyfile string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST /load: %s: %s", resp.Status, body)
 	}
+	// The old config's servers close their idle connections; a kept-alive
+	// one would fail the next request with a reset.
+	testClient.CloseIdleConnections()
 	return nil
 }
 
