@@ -35,6 +35,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if found.raw == "" {
 		if h.Optional {
+			provideClaimPlaceholders(r, anonymousPlaceholders)
 			requestsByReason[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
@@ -129,23 +130,7 @@ func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
 		s := formatClaim(v)
 		ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safeHeaderValue(s)}
 	}
-	// Claim placeholders are resolved lazily: most configs read a handful
-	// of claims, and formatting all of them up front would waste the work.
-	ho.placeholders = func(key string) (any, bool) {
-		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
-		if !ok {
-			return nil, false
-		}
-		v, ok := lookupClaimName(claims, path)
-		if !ok {
-			return nil, false
-		}
-		s := formatClaim(v)
-		if !safeHeaderValue(s) {
-			return nil, false
-		}
-		return s, true
-	}
+	ho.placeholders = claimPlaceholders(claims)
 	return ho
 }
 
@@ -219,6 +204,43 @@ func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken
 }
 
 const claimPlaceholderPrefix = "http.auth.jwt."
+
+// claimPlaceholders answers {http.auth.jwt.<path>} from the verified
+// claims, nil for an anonymous request. They are resolved lazily: most
+// configs read a handful of claims, and formatting all of them on every
+// request would waste the work. A claim that is absent (or has control
+// characters) is the empty string, as Caddy's placeholders for absent
+// request headers are: otherwise `header_up X-Email {http.auth.jwt.email}`
+// would send the placeholder's literal text to the upstream.
+//
+// The function is made once per verified token (and cached with it), not
+// per request.
+func claimPlaceholders(claims map[string]any) caddy.ReplacerFunc {
+	return func(key string) (any, bool) {
+		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
+		if !ok {
+			return nil, false
+		}
+		v, ok := lookupClaimName(claims, path)
+		if !ok {
+			return "", true
+		}
+		s := formatClaim(v)
+		if !safeHeaderValue(s) {
+			return "", true
+		}
+		return s, true
+	}
+}
+
+// anonymousPlaceholders are the claim placeholders of a request without a
+// token: all empty.
+var anonymousPlaceholders = claimPlaceholders(nil)
+
+func provideClaimPlaceholders(r *http.Request, placeholders caddy.ReplacerFunc) {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Map(placeholders)
+}
 
 // reject answers a request that may not pass. The error goes to Caddy as a
 // caddyhttp.Error, so handle_errors routes can render it; the challenge

@@ -218,7 +218,7 @@ func (p *jsonParser) array() ([]any, bool) {
 	if p.depth++; p.depth > maxJSONDepth {
 		return nil, false
 	}
-	p.i++ // '['
+	p.i++        // '['
 	a := []any{} // encoding/json gives an empty, not a nil, slice for []
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == ']' {

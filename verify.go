@@ -319,21 +319,10 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 		return h, false
 	}
 	var algOK, kidOK, typOK bool
-	h.alg, algOK = stringMember(members, "alg")
-	h.kid, kidOK = stringMember(members, "kid")
-	h.typ, typOK = stringMember(members, "typ")
+	h.alg, algOK = stringClaim(members, "alg")
+	h.kid, kidOK = stringClaim(members, "kid")
+	h.typ, typOK = stringClaim(members, "typ")
 	return h, algOK && kidOK && typOK
-}
-
-// stringMember returns the member name of m, which must be a string when
-// present; an absent member is "".
-func stringMember(m map[string]any, name string) (string, bool) {
-	v, present := m[name]
-	if !present {
-		return "", true
-	}
-	s, ok := v.(string)
-	return s, ok
 }
 
 // decodeClaims reads the claims segment. Numbers keep their JSON text
@@ -350,11 +339,26 @@ func decodeClaims(seg string) (map[string]any, bool) {
 // readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
 // strings; a token with another type there is refused rather than guessed at.
 func (t *verifiedToken) readRegisteredStrings() bool {
-	var issOK, subOK, jtiOK bool
-	t.issuer, issOK = stringMember(t.claims, "iss")
-	t.subject, subOK = stringMember(t.claims, "sub")
-	t.tokenID, jtiOK = stringMember(t.claims, "jti")
-	return issOK && subOK && jtiOK
+	var ok bool
+	if t.issuer, ok = stringClaim(t.claims, "iss"); !ok {
+		return false
+	}
+	if t.subject, ok = stringClaim(t.claims, "sub"); !ok {
+		return false
+	}
+	t.tokenID, ok = stringClaim(t.claims, "jti")
+	return ok
+}
+
+// stringClaim returns a claim that must be a string if present; ok is false
+// only when it is present with another type.
+func stringClaim(claims map[string]any, name string) (s string, ok bool) {
+	v, present := claims[name]
+	if !present {
+		return "", true
+	}
+	s, ok = v.(string)
+	return s, ok
 }
 
 // scopeFor picks the keys that may verify a token from this issuer: with
