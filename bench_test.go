@@ -57,7 +57,7 @@ type benchFamily struct {
 	rawVerify func(token string) func() bool
 }
 
-func benchFamilies(b *testing.B) []benchFamily {
+func benchFamilies(b testing.TB) []benchFamily {
 	dir := b.TempDir()
 	writePEM := func(name string, pub any) string {
 		der, err := x509.MarshalPKIXPublicKey(pub)
@@ -148,7 +148,7 @@ func splitForRawVerify(token string) (signingInput string, sig []byte) {
 
 // ecdsaASN1 converts a JWS ECDSA signature (r||s, RFC 7518 §3.4) to the
 // ASN.1 form crypto/ecdsa verifies.
-func ecdsaASN1(b *testing.B, rs []byte) []byte {
+func ecdsaASN1(b testing.TB, rs []byte) []byte {
 	r := new(big.Int).SetBytes(rs[:len(rs)/2])
 	s := new(big.Int).SetBytes(rs[len(rs)/2:])
 	der, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
@@ -177,7 +177,7 @@ func typicalClaims(i int) jwt.MapClaims {
 	}
 }
 
-func signBench(b *testing.B, fam benchFamily, claims jwt.MapClaims) string {
+func signBench(b testing.TB, fam benchFamily, claims jwt.MapClaims) string {
 	tok := jwt.NewWithClaims(fam.method, claims)
 	tok.Header["typ"] = "JWT"
 	s, err := tok.SignedString(fam.signer)
@@ -197,7 +197,7 @@ type benchChain struct {
 
 // newBenchChain provisions the route from JSON, as Caddy does from a config.
 // handlerJSON is "" for the no-plugin baseline.
-func newBenchChain(b *testing.B, handlerJSON string) *benchChain {
+func newBenchChain(b testing.TB, handlerJSON string) *benchChain {
 	handlers := []json.RawMessage{}
 	if handlerJSON != "" {
 		handlers = append(handlers, json.RawMessage(handlerJSON))
@@ -257,12 +257,15 @@ func newBenchRequest(token string) *benchRequest {
 }
 
 func (br *benchRequest) serve(c *benchChain) error {
+	return c.handler.ServeHTTP(&br.w, br.prepared())
+}
+
+func (br *benchRequest) prepared() *http.Request {
 	r := new(http.Request)
 	*r = *br.base
 	r.Header = br.base.Header.Clone()
 	clear(br.w.header)
-	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), &br.w, nil)
-	return c.handler.ServeHTTP(&br.w, r)
+	return caddyhttp.PrepareRequest(r, caddy.NewReplacer(), &br.w, nil)
 }
 
 func statusOf(err error) int {
