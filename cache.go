@@ -51,6 +51,12 @@ type tokenCache struct {
 	// that started before a drop does not store its result: it may have
 	// used a key that has just been removed.
 	generation atomic.Uint64
+
+	// The bounds hold for the cache as a whole: tokens do not spread
+	// evenly over the shards, and a shard's own limits (twice its share)
+	// only stop one shard from taking everything.
+	maxEntries, maxBytes int64
+	entries, bytes       atomic.Int64
 }
 
 // cacheShard is one lock's worth of the cache. Eviction is CLOCK (second
@@ -94,8 +100,14 @@ func newTokenCache(entries int) *tokenCache {
 	for shards < maxCacheShards && entries/(shards*2) >= minEntriesPerShard {
 		shards *= 2
 	}
-	perShard := (entries + shards - 1) / shards
-	c := &tokenCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, shards), mask: uint64(shards - 1)}
+	perShard := 2 * ((entries + shards - 1) / shards)
+	c := &tokenCache{
+		seed:       maphash.MakeSeed(),
+		shards:     make([]cacheShard, shards),
+		mask:       uint64(shards - 1),
+		maxEntries: int64(entries),
+		maxBytes:   int64(entries) * cacheBytesPerEntry,
+	}
 	for i := range c.shards {
 		c.shards[i] = cacheShard{
 			entries:    make(map[string]*cacheEntry),
@@ -144,7 +156,7 @@ func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*veri
 func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
 	s := c.shardFor(raw)
 	cost := entryCost(raw, t)
-	if cost > s.maxBytes {
+	if int64(cost) > c.maxBytes {
 		return
 	}
 	// The token may be a slice of a larger string (a Cookie header with
@@ -159,8 +171,13 @@ func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
 	if _, ok := s.entries[raw]; ok {
 		return // another request verified the same token meanwhile
 	}
-	for len(s.entries) >= s.maxEntries || s.bytes+cost > s.maxBytes {
-		s.evictOne()
+	// Room is made in this shard only, so no two locks are ever held. If
+	// the cache is full while this shard is empty, the entry goes in
+	// anyway: the whole cache then exceeds its bounds by at most one entry
+	// per shard, for as long as it takes the other shards to evict.
+	for len(s.entries) > 0 && (len(s.entries) >= s.maxEntries || s.bytes+cost > s.maxBytes ||
+		c.entries.Load() >= c.maxEntries || c.bytes.Load()+int64(cost) > c.maxBytes) {
+		c.evict(s)
 	}
 	if n := len(s.free); n > 0 {
 		e.slot = s.free[n-1]
@@ -172,11 +189,14 @@ func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
 	}
 	s.entries[e.key] = e
 	s.bytes += cost
+	c.entries.Add(1)
+	c.bytes.Add(int64(cost))
 }
 
-// evictOne removes the first entry under the hand that has not been hit
-// since the hand last passed it. The shard must hold at least one entry.
-func (s *cacheShard) evictOne() {
+// evict removes the first entry under the shard's hand that has not been
+// hit since the hand last passed it. The shard must hold at least one entry
+// and be locked.
+func (c *tokenCache) evict(s *cacheShard) {
 	for {
 		if s.hand >= len(s.slots) {
 			s.hand = 0
@@ -194,6 +214,8 @@ func (s *cacheShard) evictOne() {
 		s.slots[e.slot] = nil
 		s.free = append(s.free, e.slot)
 		s.bytes -= e.cost
+		c.entries.Add(-1)
+		c.bytes.Add(-int64(e.cost))
 		return
 	}
 }
@@ -208,6 +230,8 @@ func (c *tokenCache) clear() {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
+		c.entries.Add(-int64(len(s.entries)))
+		c.bytes.Add(-int64(s.bytes))
 		s.entries = make(map[string]*cacheEntry)
 		clear(s.slots)
 		s.slots = s.slots[:0]
@@ -218,16 +242,7 @@ func (c *tokenCache) clear() {
 }
 
 // len is the number of entries held.
-func (c *tokenCache) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.entries)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (c *tokenCache) len() int { return int(c.entries.Load()) }
 
 // Estimated heap sizes of what an entry holds, close to what Go's runtime
 // allocates on 64-bit platforms.

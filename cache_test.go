@@ -203,11 +203,10 @@ func TestCacheIsBoundedInMemory(t *testing.T) {
 	for i := range 100 {
 		c.put(fmt.Sprint("token", i), tok, c.generation.Load())
 	}
-	s := &c.shards[0]
-	if s.bytes > s.maxBytes {
-		t.Errorf("cache holds %d bytes, over its budget of %d", s.bytes, s.maxBytes)
+	if c.bytes.Load() > c.maxBytes {
+		t.Errorf("cache holds %d bytes, over its budget of %d", c.bytes.Load(), c.maxBytes)
 	}
-	if got, most := c.len(), s.maxBytes/entryCost("token00", tok); got > most || got == 0 {
+	if got, most := c.len(), int(c.maxBytes)/entryCost("token00", tok); got > most || got == 0 {
 		t.Errorf("cache holds %d large entries, want between 1 and %d", got, most)
 	}
 }
