@@ -37,8 +37,9 @@ var (
 // a moment ago costs a map lookup instead of a signature check.
 //
 // Only tokens whose signature and claims held are stored, so garbage sent by
-// an attacker can never evict a real entry. Entries are keyed by the whole
-// token string: two different tokens never share an entry. exp and nbf are
+// an attacker can never evict a real entry. Entries are found by a seeded
+// 64-bit hash of the token and then compared with it in full (see
+// cacheEntry.matches): two different tokens never share an entry. exp and nbf are
 // checked again on every hit; revocation is checked on every request by the
 // handler anyway. The whole cache is dropped when any key set changes, and a
 // config reload makes a new handler with a new cache.
@@ -65,9 +66,9 @@ type tokenCache struct {
 // a hit ever needing the write lock.
 type cacheShard struct {
 	mu      sync.RWMutex
-	entries map[string]*cacheEntry
-	slots   []*cacheEntry // the clock; nil where an entry was evicted
-	free    []int         // indexes of nil slots
+	entries map[uint64]*cacheEntry // by tokenCache.hash
+	slots   []*cacheEntry          // the clock; nil where an entry was evicted
+	free    []int                  // indexes of nil slots
 	hand    int
 	bytes   int
 
@@ -79,12 +80,33 @@ type cacheShard struct {
 	_ [64]byte
 }
 
+// cacheEntry is one verified token. Rather than a copy of the whole token,
+// it keeps the header and signature segments: with the decoded claims,
+// which the verified token holds anyway, they determine every byte of the
+// token at about a third of its size.
 type cacheEntry struct {
 	token      *verifiedToken
-	key        string
+	hash       uint64
+	header     string
+	signature  string
 	slot       int
 	cost       int
 	referenced atomic.Bool
+}
+
+// matches reports whether raw is exactly the token of this entry: the same
+// header and signature segments, and a claims segment that is the
+// canonical base64url encoding of the stored claims. A token whose claims
+// segment is encoded another way (non-zero unused bits) never matches; it
+// is verified each time instead, which is safe.
+func (e *cacheEntry) matches(raw string) bool {
+	headerEnd := len(e.header)
+	payloadEnd := len(raw) - len(e.signature) - 1
+	if payloadEnd <= headerEnd || raw[headerEnd] != '.' || raw[payloadEnd] != '.' {
+		return false
+	}
+	return raw[:headerEnd] == e.header && raw[payloadEnd+1:] == e.signature &&
+		isBase64URLOf(raw[headerEnd+1:payloadEnd], e.token.claimsJSON)
 }
 
 // newTokenCache makes a cache of about the given number of entries: 0 means
@@ -110,7 +132,7 @@ func newTokenCache(entries int) *tokenCache {
 	}
 	for i := range c.shards {
 		c.shards[i] = cacheShard{
-			entries:    make(map[string]*cacheEntry),
+			entries:    make(map[uint64]*cacheEntry),
 			maxEntries: perShard,
 			maxBytes:   perShard * cacheBytesPerEntry,
 		}
@@ -118,19 +140,22 @@ func newTokenCache(entries int) *tokenCache {
 	return c
 }
 
-func (c *tokenCache) shardFor(raw string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, raw)&c.mask]
+// hash picks the shard (low bits) and is the key within it. It is seeded
+// per cache, so nobody outside can aim tokens at one shard or slot.
+func (c *tokenCache) hash(raw string) (uint64, *cacheShard) {
+	h := maphash.String(c.seed, raw)
+	return h, &c.shards[h&c.mask]
 }
 
 // get looks raw up. When found, it also reports whether the token is still
 // within its exp and nbf (RFC 7519 §4.1.4, §4.1.5) with the same leeway as a
 // full verification, which would give the same answer.
 func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*verifiedToken, reason, bool) {
-	s := c.shardFor(raw)
+	h, s := c.hash(raw)
 	s.mu.RLock()
-	e := s.entries[raw]
+	e := s.entries[h]
 	s.mu.RUnlock()
-	if e == nil {
+	if e == nil || !e.matches(raw) {
 		cacheMisses.Inc()
 		return nil, reasonAllowed, false
 	}
@@ -154,22 +179,29 @@ func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*veri
 // put stores a token that passed verification. generation is the cache's
 // generation from before the verification started.
 func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
-	s := c.shardFor(raw)
-	cost := entryCost(raw, t)
-	if int64(cost) > c.maxBytes {
+	headerEnd, payloadEnd, ok := splitCompact(raw)
+	if !ok {
 		return
 	}
-	// The token may be a slice of a larger string (a Cookie header with
-	// other cookies in it); the copy keeps only the token alive.
-	e := &cacheEntry{token: t, key: strings.Clone(raw), cost: cost}
+	h, s := c.hash(raw)
+	// Copies, because the token may be a slice of a larger string (a
+	// Cookie header with other cookies in it), which would stay alive.
+	e := &cacheEntry{token: t, hash: h, header: strings.Clone(raw[:headerEnd]), signature: strings.Clone(raw[payloadEnd+1:])}
+	e.cost = entryCost(e)
+	if int64(e.cost) > c.maxBytes {
+		return
+	}
+	cost := e.cost
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.generation.Load() != generation {
 		return
 	}
-	if _, ok := s.entries[raw]; ok {
-		return // another request verified the same token meanwhile
+	if _, ok := s.entries[h]; ok {
+		// Another request verified the same token meanwhile (or, once in
+		// 2^64, another token has the same hash: that one goes uncached).
+		return
 	}
 	// Room is made in this shard only, so no two locks are ever held. If
 	// the cache is full while this shard is empty, the entry goes in
@@ -187,7 +219,7 @@ func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
 		e.slot = len(s.slots)
 		s.slots = append(s.slots, e)
 	}
-	s.entries[e.key] = e
+	s.entries[h] = e
 	s.bytes += cost
 	c.entries.Add(1)
 	c.bytes.Add(int64(cost))
@@ -210,7 +242,7 @@ func (c *tokenCache) evict(s *cacheShard) {
 			e.referenced.Store(false)
 			continue
 		}
-		delete(s.entries, e.key)
+		delete(s.entries, e.hash)
 		s.slots[e.slot] = nil
 		s.free = append(s.free, e.slot)
 		s.bytes -= e.cost
@@ -232,7 +264,7 @@ func (c *tokenCache) clear() {
 		s.mu.Lock()
 		c.entries.Add(-int64(len(s.entries)))
 		c.bytes.Add(-int64(s.bytes))
-		s.entries = make(map[string]*cacheEntry)
+		s.entries = make(map[uint64]*cacheEntry)
 		clear(s.slots)
 		s.slots = s.slots[:0]
 		s.free = s.free[:0]
@@ -253,10 +285,11 @@ const (
 	mapEntrySize       = 48 // key and value with the map's own slack
 )
 
-// entryCost estimates the heap an entry keeps alive: the token string, its
+// entryCost estimates the heap an entry keeps alive: its segments, the
 // decoded claims and what is handed on from them.
-func entryCost(raw string, t *verifiedToken) int {
-	cost := cacheEntryOverhead + len(raw) + valueSize(t.claims)
+func entryCost(e *cacheEntry) int {
+	t := e.token
+	cost := cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + valueSize(t.claims)
 	if t.handOff != nil {
 		for _, hv := range t.handOff.headers {
 			cost += stringHeaderSize + len(hv.value)

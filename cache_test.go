@@ -2,6 +2,8 @@ package caddyjwt
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -113,6 +115,42 @@ func TestTokensDifferingInOneByteNeverShareAnEntry(t *testing.T) {
 	}
 }
 
+func TestClaimsEncodedAnotherWayAreNotServedFromTheCache(t *testing.T) {
+	h := cachedHandler(t, 0)
+	// Claims whose JSON length is not a multiple of 3, so that the last
+	// character of their segment has unused bits.
+	claims := validClaims()
+	for pad := ""; ; pad += "x" {
+		claims["pad"] = pad
+		b, _ := json.Marshal(claims)
+		if len(b)%3 != 0 {
+			break
+		}
+	}
+	raw := hsToken(t, claims)
+	mustVerify(t, h, raw, time.Now())
+
+	// Same decoded claims, different token text: the signature covers the
+	// text, so this token is not the one that was verified.
+	payloadEnd := strings.LastIndexByte(raw, '.')
+	last := base64URLValues[raw[payloadEnd-1]]
+	variant := raw[:payloadEnd-1] + string(base64URLAlphabet[last^1]) + raw[payloadEnd:]
+	if _, rsn := h.verifyToken(context.Background(), variant, time.Now()); rsn == reasonAllowed {
+		t.Error("a token differing only in unused bits of its claims segment passed")
+	}
+	// The full comparison itself, which decides on a hash collision.
+	hash, shard := h.verifier.cache.hash(raw)
+	e := shard.entries[hash]
+	if e == nil || !e.matches(raw) {
+		t.Fatal("the cached entry does not match its own token")
+	}
+	for _, other := range []string{variant, raw + "A", raw[1:], "x" + raw, raw[:payloadEnd] + ".A" + raw[payloadEnd+2:]} {
+		if e.matches(other) {
+			t.Errorf("the entry matches another token: %.20q…", other)
+		}
+	}
+}
+
 func flipChar(c byte) string {
 	if c == 'A' {
 		return "B"
@@ -163,17 +201,29 @@ func TestKeyChangeDropsTheCache(t *testing.T) {
 	}
 }
 
+// fakeVerified is a token as the verifier would hand it to the cache,
+// without a signature that means anything: for tests of the cache alone.
+func fakeVerified(name string, claims map[string]any) (string, *verifiedToken) {
+	claimsJSON := `{"sub":"` + name + `"}`
+	enc := base64.RawURLEncoding.EncodeToString
+	raw := enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte(claimsJSON)) + "." + enc([]byte("sig of "+name))
+	if claims == nil {
+		claims = map[string]any{"sub": name}
+	}
+	return raw, &verifiedToken{claims: claims, claimsJSON: claimsJSON, subject: name, expiresAt: time.Now().Add(time.Hour)}
+}
+
 func TestVerificationRacingAKeyChangeIsNotCached(t *testing.T) {
 	c := newTokenCache(0)
-	tok := &verifiedToken{claims: map[string]any{}, expiresAt: time.Now().Add(time.Hour)}
+	raw, tok := fakeVerified("a", nil)
 	generation := c.generation.Load() // taken before the verification started
 	c.clear()                         // keys changed while it ran
-	c.put("a.b.c", tok, generation)
+	c.put(raw, tok, generation)
 	if c.len() != 0 {
 		t.Error("a token verified with keys that changed meanwhile was cached")
 	}
-	c.put("a.b.c", tok, c.generation.Load())
-	if c.len() != 1 {
+	c.put(raw, tok, c.generation.Load())
+	if got, _, hit := c.get(raw, time.Now(), 0); !hit || got != tok {
 		t.Error("a token verified with current keys was not cached")
 	}
 }
@@ -196,36 +246,43 @@ func TestCacheIsBoundedInMemory(t *testing.T) {
 	for i := range 200 {
 		claims[fmt.Sprint("c", i)] = "v"
 	}
-	tok := &verifiedToken{claims: claims, expiresAt: time.Now().Add(time.Hour)}
-	if cost := entryCost("x", tok); cost < 3*cacheBytesPerEntry {
+	raw, tok := fakeVerified("token00", claims)
+	cost := entryCost(&cacheEntry{token: tok, header: raw[:10], signature: raw[:10]})
+	if cost < 3*cacheBytesPerEntry {
 		t.Fatalf("test token costs %d bytes, too little to test the bound", cost)
 	}
 	for i := range 100 {
-		c.put(fmt.Sprint("token", i), tok, c.generation.Load())
+		raw, tok := fakeVerified(fmt.Sprintf("token%02d", i), claims)
+		c.put(raw, tok, c.generation.Load())
 	}
 	if c.bytes.Load() > c.maxBytes {
 		t.Errorf("cache holds %d bytes, over its budget of %d", c.bytes.Load(), c.maxBytes)
 	}
-	if got, most := c.len(), int(c.maxBytes)/entryCost("token00", tok); got > most || got == 0 {
+	if got, most := c.len(), int(c.maxBytes)/cost; got > most || got == 0 {
 		t.Errorf("cache holds %d large entries, want between 1 and %d", got, most)
 	}
 }
 
 func TestTokensInUseSurviveEviction(t *testing.T) {
 	c := newTokenCache(64) // one shard of 64
-	tok := &verifiedToken{claims: map[string]any{}, expiresAt: time.Now().Add(time.Hour)}
-	for i := range 64 {
-		c.put(fmt.Sprint("t", i), tok, c.generation.Load())
+	raws := make([]string, 65)
+	for i := range raws {
+		var tok *verifiedToken
+		raws[i], tok = fakeVerified(fmt.Sprint("t", i), nil)
+		if i < 64 {
+			c.put(raws[i], tok, c.generation.Load())
+		}
 	}
-	if _, _, hit := c.get("t0", time.Now(), 0); !hit {
+	if _, _, hit := c.get(raws[0], time.Now(), 0); !hit {
 		t.Fatal("t0 not cached")
 	}
 	// One more token: the oldest entry not used since goes, not t0.
-	c.put("new", tok, c.generation.Load())
-	if _, _, hit := c.get("t0", time.Now(), 0); !hit {
+	_, tok := fakeVerified("t64", nil)
+	c.put(raws[64], tok, c.generation.Load())
+	if _, _, hit := c.get(raws[0], time.Now(), 0); !hit {
 		t.Error("the token in use was evicted")
 	}
-	if _, _, hit := c.get("t1", time.Now(), 0); hit {
+	if _, _, hit := c.get(raws[1], time.Now(), 0); hit {
 		t.Error("the oldest unused token was kept")
 	}
 	if c.len() != 64 {

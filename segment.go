@@ -50,15 +50,16 @@ func decodeSegmentString(seg string) (string, bool) {
 	return string(buf), true
 }
 
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 // base64URLValues maps each byte to its base64url value, 0xff where the
 // byte is not in the alphabet (RFC 4648 §5).
 var base64URLValues = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xff
 	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := 0; i < len(alphabet); i++ {
-		t[alphabet[i]] = byte(i)
+	for i := 0; i < len(base64URLAlphabet); i++ {
+		t[base64URLAlphabet[i]] = byte(i)
 	}
 	return t
 }()
@@ -99,6 +100,32 @@ func decodeBase64URL(dst []byte, src string) bool {
 		return true
 	}
 	return false
+}
+
+// isBase64URLOf reports whether enc is exactly the unpadded base64url
+// encoding of data, as an encoder writes it (unused bits zero), without
+// building the encoding.
+func isBase64URLOf(enc, data string) bool {
+	const a = base64URLAlphabet
+	if len(enc) != (len(data)*8+5)/6 {
+		return false
+	}
+	i, j := 0, 0
+	for ; i+3 <= len(data); i, j = i+3, j+4 {
+		v := uint(data[i])<<16 | uint(data[i+1])<<8 | uint(data[i+2])
+		if enc[j] != a[v>>18] || enc[j+1] != a[v>>12&63] || enc[j+2] != a[v>>6&63] || enc[j+3] != a[v&63] {
+			return false
+		}
+	}
+	switch len(data) - i {
+	case 1:
+		v := uint(data[i])
+		return enc[j] == a[v>>2] && enc[j+1] == a[v<<4&63]
+	case 2:
+		v := uint(data[i])<<8 | uint(data[i+1])
+		return enc[j] == a[v>>10] && enc[j+1] == a[v>>4&63] && enc[j+2] == a[v<<2&63]
+	}
+	return true
 }
 
 // parseJSONObject parses s, which must hold exactly one JSON object and

@@ -213,3 +213,21 @@ func TestSignatureWithLineBreakIsMalformed(t *testing.T) {
 		t.Errorf("got %q, want %q", rsn, reasonMalformed)
 	}
 }
+
+func TestIsBase64URLOf(t *testing.T) {
+	for _, data := range []string{"", "a", "ab", "abc", "abcd", `{"sub":"alice"}`, "\xff\x00\x10"} {
+		enc := base64.RawURLEncoding.EncodeToString([]byte(data))
+		if !isBase64URLOf(enc, data) {
+			t.Errorf("%q: its own encoding %q does not match", data, enc)
+		}
+		if data != "" && isBase64URLOf(enc, data[1:]+"?") {
+			t.Errorf("%q: matched other data", data)
+		}
+		if len(enc) > 0 {
+			last := base64URLValues[enc[len(enc)-1]]
+			if other := enc[:len(enc)-1] + string(base64URLAlphabet[last^1]); isBase64URLOf(other, data) {
+				t.Errorf("%q: non-canonical %q matched", data, other)
+			}
+		}
+	}
+}

@@ -75,6 +75,10 @@ type verifiedToken struct {
 	expiresAt time.Time
 	notBefore time.Time // zero when the token has no nbf
 
+	// claimsJSON is the decoded claims segment; the claims' strings are
+	// slices of it, so keeping it costs nothing more.
+	claimsJSON string
+
 	// handOff is what the handler passes on from a token that passed; set
 	// once, before the token is cached (see cache.go).
 	handOff *handOff
@@ -255,11 +259,11 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 		return nil, reasonBadType
 	}
 
-	claims, ok := decodeClaims(raw[headerEnd+1 : payloadEnd])
+	claimsJSON, claims, ok := decodeClaims(raw[headerEnd+1 : payloadEnd])
 	if !ok {
 		return nil, reasonMalformed
 	}
-	token := &verifiedToken{claims: claims, algorithm: alg, keyID: header.kid}
+	token := &verifiedToken{claims: claims, claimsJSON: claimsJSON, algorithm: alg, keyID: header.kid}
 	if !token.readRegisteredStrings() {
 		return token, reasonBadClaims
 	}
@@ -325,15 +329,16 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 	return h, algOK && kidOK && typOK
 }
 
-// decodeClaims reads the claims segment. Numbers keep their JSON text
-// (json.Number) so that they reach headers and placeholders exactly as the
-// issuer wrote them.
-func decodeClaims(seg string) (map[string]any, bool) {
+// decodeClaims reads the claims segment and returns its JSON text too.
+// Numbers keep their JSON text (json.Number) so that they reach headers and
+// placeholders exactly as the issuer wrote them.
+func decodeClaims(seg string) (string, map[string]any, bool) {
 	s, ok := decodeSegmentString(seg)
 	if !ok {
-		return nil, false
+		return "", nil, false
 	}
-	return parseJSONObject(s)
+	claims, ok := parseJSONObject(s)
+	return s, claims, ok
 }
 
 // readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
