@@ -229,7 +229,9 @@ func TestBrowserLoginRedirectCookieAndCSRFInChromium(t *testing.T) {
 	waitForPage(t, ctx, "/", "Win a prize")
 	sctx, cancel = context.WithTimeout(ctx, browserStepTimeout)
 	_, err = chromedp.Run(sctx, chromedp.WaitEvent(page.FrameNavigated,
-		func(ev page.EventFrameNavigated) bool { return ev.Frame.ParentID == "" && strings.HasPrefix(ev.Frame.URL, site) },
+		func(ev page.EventFrameNavigated) bool {
+			return ev.Frame.ParentID == "" && strings.HasPrefix(ev.Frame.URL, site)
+		},
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("prize").submit()`)))
 	cancel()
 	if err != nil {
@@ -285,4 +287,3 @@ func queryParam(t *testing.T, rawURL, name string) string {
 	}
 	return u.Query().Get(name)
 }
-
