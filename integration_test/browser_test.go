@@ -287,3 +287,32 @@ func queryParam(t *testing.T, rawURL, name string) string {
 	}
 	return u.Query().Get(name)
 }
+
+// The static-site example's documented demo path, in a browser: a
+// protected page sends the user to the login page, the pasted token becomes
+// the cookie, and the user is back on the page they asked for.
+func TestBrowserStaticSiteExampleDemoLogin(t *testing.T) {
+	ctx := newBrowser(t)
+	k := newKey(t, "EdDSA")
+	site := startStaticSiteExample(t, k)
+
+	step(t, ctx, "opening a protected page of the example", chromedp.Navigate(site+"/docs/"))
+	st := waitForPage(t, ctx, "/login/", "DEMO ONLY")
+	if next := queryParam(t, st.URL, "next"); next != "/docs/" {
+		t.Fatalf("login page got next=%q, want /docs/", next)
+	}
+
+	step(t, ctx, "pasting the token",
+		chromedp.SetValue(chromedp.ID("token"), sign(t, k, validClaims("sub", "alice"))))
+	sctx, cancel := context.WithTimeout(ctx, browserStepTimeout)
+	_, err := chromedp.Run(sctx, chromedp.WaitEvent(page.FrameNavigated,
+		func(ev page.EventFrameNavigated) bool {
+			return ev.Frame.ParentID == "" && strings.HasSuffix(ev.Frame.URL, "/docs/")
+		},
+		chromedp.Click(chromedp.CSS("#demo-login button"))))
+	cancel()
+	if err != nil {
+		t.Fatalf("logging in: %v", err)
+	}
+	waitForPage(t, ctx, "/docs/", "Members' documents")
+}

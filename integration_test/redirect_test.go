@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +289,90 @@ func TestUnsafeBrowserConfigsAreRefused(t *testing.T) {
 				t.Errorf("the error does not name %s:\n%s", tc.says, res.Output())
 			}
 		})
+	}
+}
+
+// The example in examples/static-site, its Caddyfile and pages unchanged,
+// served by the real binary: what its README promises is what happens.
+func TestStaticSiteExampleProtectsPagesAndServesLogin(t *testing.T) {
+	k := newKey(t, "EdDSA")
+	site := startStaticSiteExample(t, k)
+
+	browser := http.Header{"Accept": {acceptBrowser}}
+	r := get(t, site+"/docs/", browser)
+	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/login/?next=%2Fdocs%2F" {
+		t.Fatalf("navigation without cookie: %d Location %q, want 302 to /login/?next=%%2Fdocs%%2F", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := get(t, site+"/docs/", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("API client without cookie: %d, want 401", r.StatusCode)
+	}
+	if r := get(t, site+"/login/?next=%2Fdocs%2F", browser); r.StatusCode != 200 || !strings.Contains(r.Body, "DEMO ONLY") {
+		t.Errorf("login page: %d, want 200 with the demo warning", r.StatusCode)
+	}
+
+	token := sign(t, k, validClaims("sub", "alice"))
+	withCookie := sessionCookie(token)
+	withCookie.Set("Accept", acceptBrowser)
+	if r := get(t, site+"/docs/", withCookie); r.StatusCode != 200 || !strings.Contains(r.Body, "Members' documents") {
+		t.Errorf("navigation with cookie: %d, want 200 with the page", r.StatusCode)
+	}
+
+	crossSite := sessionCookie(token)
+	crossSite.Set("Sec-Fetch-Site", "cross-site")
+	crossSite.Set("Origin", "https://evil.example")
+	if r := send(t, http.MethodPost, site+"/logout", crossSite, nil); r.StatusCode != http.StatusForbidden || r.Header.Get("Set-Cookie") != "" {
+		t.Errorf("cross-site logout: %d Set-Cookie %q, want 403 and the cookie kept", r.StatusCode, r.Header.Get("Set-Cookie"))
+	}
+	sameOrigin := sessionCookie(token)
+	sameOrigin.Set("Sec-Fetch-Site", "same-origin")
+	r = send(t, http.MethodPost, site+"/logout", sameOrigin, nil)
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("logout: %d Set-Cookie %q, want 303 clearing the cookie", r.StatusCode, r.Header.Get("Set-Cookie"))
+	}
+}
+
+// startStaticSiteExample copies examples/static-site, puts k's public key
+// where its Caddyfile expects it, runs Caddy on it from that directory and
+// returns the site's base URL.
+func startStaticSiteExample(t *testing.T, k *testKey) string {
+	t.Helper()
+	requireCaddy(t)
+	dir := filepath.Join(t.TempDir(), "static-site")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(repoRoot, "examples", "static-site"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "demo-key.pub.pem"), k.PublicPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join(dir, "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := newCaddyPorts(t)
+	site := fmt.Sprintf("http://127.0.0.1:%d", ports.HTTP)
+	// Only the test's global options (admin port, loopback) are added in
+	// front; the site block is the example's.
+	startCaddyOnPorts(t, ports, "{\n\t{{base}}\n}\n\n"+string(example),
+		withEnv("SITE_ADDRESS="+site),
+		func(cmd *exec.Cmd) { cmd.Dir = dir })
+	waitForSite(t, site+"/login/")
+	return site
+}
+
+// waitForSite polls, with a deadline, until the site answers.
+func waitForSite(t *testing.T, u string) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := client.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer within 15s: %v", u, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for an event
 	}
 }
