@@ -376,3 +376,25 @@ func waitForSite(t *testing.T, u string) {
 		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for an event
 	}
 }
+
+// The README's "Protecting a website" promises the exact Caddyfile of the
+// example that the tests above run.
+func TestReadmeShowsTheStaticSiteExampleCaddyfile(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join(repoRoot, "examples", "static-site", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The site block: from its address line to the end of the file.
+	start := strings.Index(string(example), "{$SITE_ADDRESS")
+	if start < 0 {
+		t.Fatal("examples/static-site/Caddyfile has no {$SITE_ADDRESS...} site block")
+	}
+	block := string(example[start:])
+	if !strings.Contains(string(readme), "```caddyfile\n"+block+"```") {
+		t.Errorf("README.md does not show examples/static-site/Caddyfile's site block as it is:\n%s", block)
+	}
+}
