@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
@@ -379,6 +380,42 @@ func TestBrowsersWithoutValidTokenAreRedirectedAndAPIClientsChallenged(t *testin
 				}
 			}
 		})
+	}
+}
+
+func TestBrowserSubdirectivesParse(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`jwt {
+		from cookie session
+		redirect https://auth.example.com/login return_to
+		csrf on
+		trusted_origin https://app.example.com https://admin.example.com
+		trusted_origin https://other.example.com
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Redirect == nil || h.Redirect.URL != "https://auth.example.com/login" || h.Redirect.Param != "return_to" {
+		t.Errorf("redirect = %+v", h.Redirect)
+	}
+	if h.CSRF != "on" {
+		t.Errorf("csrf = %q", h.CSRF)
+	}
+	if want := []string{"https://app.example.com", "https://admin.example.com", "https://other.example.com"}; strings.Join(h.TrustedOrigins, " ") != strings.Join(want, " ") {
+		t.Errorf("trusted_origin = %q, want %q", h.TrustedOrigins, want)
+	}
+
+	for _, bad := range []string{
+		"jwt {\n redirect\n}",
+		"jwt {\n redirect /login/ next extra\n}",
+		"jwt {\n csrf maybe\n}",
+		"jwt {\n csrf\n}",
+		"jwt {\n trusted_origin\n}",
+	} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
 	}
 }
 
