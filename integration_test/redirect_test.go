@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -331,9 +330,10 @@ func TestStaticSiteExampleProtectsPagesAndServesLogin(t *testing.T) {
 	}
 }
 
-// startStaticSiteExample copies examples/static-site, puts k's public key
-// where its Caddyfile expects it, runs Caddy on it from that directory and
-// returns the site's base URL.
+// startStaticSiteExample runs examples/static-site's Caddyfile on the
+// test's ports (exampleOnTestPorts) from a copy of the example's directory,
+// with k's public key where the Caddyfile expects it, and returns the
+// site's base URL.
 func startStaticSiteExample(t *testing.T, k *testKey) string {
 	t.Helper()
 	requireCaddy(t)
@@ -341,40 +341,11 @@ func startStaticSiteExample(t *testing.T, k *testKey) string {
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join(repoRoot, "examples", "static-site"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "demo-key.pub.pem"), k.PublicPEM(t), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "public.pem"), k.PublicPEM(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile(filepath.Join(dir, "Caddyfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports := newCaddyPorts(t)
-	site := fmt.Sprintf("http://127.0.0.1:%d", ports.HTTP)
-	// Only the test's global options (admin port, loopback) are added in
-	// front; the site block is the example's.
-	startCaddyOnPorts(t, ports, "{\n\t{{base}}\n}\n\n"+string(example),
-		withEnv("SITE_ADDRESS="+site),
-		func(cmd *exec.Cmd) { cmd.Dir = dir })
-	waitForSite(t, site+"/login/")
-	return site
-}
-
-// waitForSite polls, with a deadline, until the site answers.
-func waitForSite(t *testing.T, u string) {
-	t.Helper()
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := client.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer within 15s: %v", u, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for an event
-	}
+	c := startCaddy(t, exampleOnTestPorts(t, "static-site", "http://localhost:8082"), inDir(dir))
+	return strings.TrimSuffix(c.URL(""), "/")
 }
 
 // The README's "Protecting a website" promises the exact Caddyfile of the
@@ -389,9 +360,9 @@ func TestReadmeShowsTheStaticSiteExampleCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The site block: from its address line to the end of the file.
-	start := strings.Index(string(example), "{$SITE_ADDRESS")
+	start := strings.Index(string(example), "http://localhost:8082 {")
 	if start < 0 {
-		t.Fatal("examples/static-site/Caddyfile has no {$SITE_ADDRESS...} site block")
+		t.Fatal("examples/static-site/Caddyfile has no http://localhost:8082 site block")
 	}
 	block := string(example[start:])
 	if !strings.Contains(string(readme), "```caddyfile\n"+block+"```") {
