@@ -18,6 +18,9 @@ const (
 	defaultJWKSRefresh    = time.Hour
 	defaultUnknownKIDWait = 5 * time.Minute
 	defaultJWKSTimeout    = 10 * time.Second
+
+	// minJWKSInterval is the shortest refresh and unknown_kid_wait.
+	minJWKSInterval = time.Second
 )
 
 // unknownKIDMaxWait bounds how long a request whose kid is not in the set
@@ -161,6 +164,11 @@ func (src *JWKSSource) remoteConfig(allowed algorithmSet) (remoteKeySetConfig, e
 	}
 	if src.Refresh < 0 || src.UnknownKIDWait < 0 || src.Timeout < 0 {
 		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %s: refresh, unknown_kid_wait and timeout must not be negative", src.URL)
+	}
+	// Shorter windows would let a misconfiguration (or a flood of forged
+	// kids) hammer the identity provider.
+	if cfg.refresh < minJWKSInterval || cfg.unknownKIDWait < minJWKSInterval {
+		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %s: refresh and unknown_kid_wait must be at least %s", src.URL, minJWKSInterval)
 	}
 	return cfg, nil
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
@@ -429,5 +430,22 @@ func BenchmarkRemoteKeySetLookup(b *testing.B) {
 		if keys, _ := set.appendKeys(ctx, buf[:0], "a", algES256); len(keys) != 1 {
 			b.Fatal("key not found")
 		}
+	}
+}
+
+func TestJWKSTimingsThatWouldHammerTheProviderAreRefused(t *testing.T) {
+	for _, src := range []*JWKSSource{
+		{URL: "https://idp.example/jwks", Refresh: caddy.Duration(time.Millisecond)},
+		{URL: "https://idp.example/jwks", UnknownKIDWait: caddy.Duration(10 * time.Millisecond)},
+		{URL: "https://idp.example/jwks", Timeout: caddy.Duration(-time.Second)},
+		{URL: "https:///jwks"},
+	} {
+		if _, err := src.remoteConfig(allAlgorithms); err == nil {
+			t.Errorf("%+v accepted", src)
+		}
+	}
+	cfg, err := (&JWKSSource{URL: "https://idp.example/jwks"}).remoteConfig(allAlgorithms)
+	if err != nil || cfg.refresh != time.Hour || cfg.unknownKIDWait != 5*time.Minute || cfg.timeout != 10*time.Second {
+		t.Errorf("defaults: %+v, %v", cfg, err)
 	}
 }
