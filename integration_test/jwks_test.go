@@ -224,6 +224,40 @@ func TestJWKSProviderDownAtStartGives503ThenTokensPassWithoutRestart(t *testing.
 	t.Logf("JWKS fetches until the first success (backoff from 1s): %d", idp.jwksHits.Load())
 }
 
+// TestJWKSProviderThatNeverAnswersDoesNotBlockStartOrValidate: a provider
+// that accepts connections and never answers (the fetch timeout here is ten
+// minutes) holds up neither `caddy validate` nor `caddy run`; requests get
+// 503 meanwhile.
+func TestJWKSProviderThatNeverAnswersDoesNotBlockStartOrValidate(t *testing.T) {
+	requireCaddy(t)
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hole.Close() })
+	go func() {
+		for {
+			conn, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			// Read the request, never answer; ends when Caddy hangs up.
+			go io.Copy(io.Discard, conn)
+		}
+	}()
+	cfg := caddyfileFor(jwtRoute("/*", "jwks http://"+hole.Addr().String()+"/jwks {\n\ttimeout 10m\n}", "respond ok"))
+
+	res := validateCaddyfile(t, cfg)
+	if res.ExitCode != 0 || !strings.Contains(res.Output(), "Valid configuration") {
+		t.Fatalf("caddy validate: exit %d\n%s", res.ExitCode, lastLines(res.Output(), 5))
+	}
+	c := startCaddy(t, cfg)
+	tok := signKID(t, idpKey{newKey(t, "ES256"), "k"}, validClaims())
+	if resp := get(t, c.URL("/api"), bearer(tok)); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("while the provider hangs: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
 func TestJWKSRotatedKeyIsUsableWithoutRestart(t *testing.T) {
 	requireCaddy(t)
 	one := idpKey{newKey(t, "ES256"), "one"}
