@@ -5,6 +5,7 @@ package integration_test
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,6 +100,18 @@ func (s *idpServer) JWKSURL() string { return s.URL() + "/jwks" }
 
 func (s *idpServer) setKeys(keys ...idpKey) {
 	b := jwksJSON(s.t, keys...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jwks = b
+}
+
+// setRawKeys publishes JWK objects as given, for keys jwkset would not
+// write (oct, use enc).
+func (s *idpServer) setRawKeys(keys ...map[string]any) {
+	b, err := json.Marshal(map[string]any{"keys": keys})
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jwks = b
@@ -313,6 +326,56 @@ func TestJWKSRemovedKeyIsRefusedAfterTheNextRefresh(t *testing.T) {
 	check(t, c, up, http.MethodGet, "/api", bearer(tokTwo), accepted)
 	if v, ok := metricValue(t, metricsOf(t, c), `caddy_jwt_jwks_refreshes_total{outcome="not_modified"}`); !ok || v < 1 {
 		t.Errorf("jwks_refreshes_total{outcome=not_modified} = %v (present %v), want >= 1", v, ok)
+	}
+}
+
+// rawJWK is k's public JWK as a JSON object with members replaced.
+func rawJWK(t *testing.T, k idpKey, members map[string]any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(jwkFor(t, k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range members {
+		m[name] = v
+	}
+	return m
+}
+
+func TestFetchedKeysUnfitForSignaturesAreNotUsed(t *testing.T) {
+	requireCaddy(t)
+	rs := idpKey{newKey(t, "RS256"), "rs"}
+	enc := idpKey{newKey(t, "RS256"), "enc"}
+	hmac := idpKey{newKey(t, "HS256"), "shared"}
+	idp := newIDPServer(t, true)
+	idp.setRawKeys(
+		rawJWK(t, rs, nil),
+		rawJWK(t, enc, map[string]any{"use": "enc", "alg": "RSA-OAEP"}),
+		// Whoever controls a JWKS response must not be able to hand out
+		// an HMAC secret: tokens signed with it would then pass.
+		map[string]any{"kty": "oct", "kid": hmac.kid, "k": base64.RawURLEncoding.EncodeToString(hmac.key.Public.([]byte))},
+	)
+	up := newUpstream(t)
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+idp.JWKSURL(), "reverse_proxy "+up.Addr())))
+	pollStatus(t, "the usable key", c.URL("/api"), bearer(signKID(t, rs, validClaims())), http.StatusOK, 20*time.Second)
+
+	refused := expectation{http.StatusUnauthorized, invalidToken(descUnknownKey)}
+	tests := []struct {
+		name  string
+		token string
+	}{
+		{"HS256 with the oct key of the fetched set", signKID(t, hmac, validClaims())},
+		{"signed with a key published for encryption", signKID(t, enc, validClaims())},
+		{"PS256 with a key whose JWK alg is RS256", signKID(t, idpKey{rs.key.withAlg("PS256"), rs.kid}, validClaims())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check(t, c, up, http.MethodGet, "/api", bearer(tt.token), refused)
+		})
 	}
 }
 
