@@ -64,6 +64,8 @@ type tokenHeader struct {
 }
 
 // verifiedToken is a token whose signature and registered claims held.
+// Once verify returns it, it may be cached and read by many requests at
+// once: nothing writes to it (or its claims) after that.
 type verifiedToken struct {
 	claims    map[string]any
 	algorithm algorithm
