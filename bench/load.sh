@@ -28,6 +28,8 @@ threads="${WRK_THREADS:-1}"
 connections="${WRK_CONNECTIONS:-16}"
 
 work="$(mktemp -d)"
+# Caddy's autosave and storage go to the work directory, not the user's.
+export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data"
 caddy_pid=""
 cleanup() {
 	if [[ -n "$caddy_pid" ]]; then kill "$caddy_pid" 2>/dev/null || true; wait "$caddy_pid" 2>/dev/null || true; fi
@@ -76,36 +78,39 @@ free_port() {
 	echo "no free port found" >&2; exit 1
 }
 
-# start_caddy <binary> <with jwt: yes|no>
+# start_caddy <binary> <with jwt: yes|no>: runs Caddy on a free port; a
+# port taken between the check and the bind is retried with another.
 start_caddy() {
 	local bin="$1" jwt="$2"
-	port="$(free_port)"
-	local admin
-	admin="$(free_port)"
-	{
-		echo "{"
-		echo "	admin 127.0.0.1:$admin"
-		echo "	auto_https off"
-		echo "}"
-		echo "http://127.0.0.1:$port {"
-		if [[ "$jwt" == yes ]]; then
-			echo "	jwt {"
-			echo "		public_key $work/key.pem"
-			echo "		audience api.example.com"
-			echo "		claim_header sub X-User-Id"
-			echo "	}"
-		fi
-		echo "	respond \"ok\" 200"
-		echo "}"
-	} >"$work/Caddyfile"
-	# Rejections are logged at info, as in production; the log goes to a file.
-	"$bin" run --config "$work/Caddyfile" --adapter caddyfile >>"$work/caddy.log" 2>&1 &
-	caddy_pid=$!
-	for _ in $(seq 100); do
-		if curl -fsS -o /dev/null 2>/dev/null -H "Authorization: Bearer $(cat "$work/token.txt")" "http://127.0.0.1:$port/"; then return; fi
-		sleep 0.1
+	for _ in $(seq 5); do
+		port="$(free_port)"
+		{
+			echo "{"
+			echo "	admin off"
+			echo "	auto_https off"
+			echo "}"
+			echo "http://127.0.0.1:$port {"
+			if [[ "$jwt" == yes ]]; then
+				echo "	jwt {"
+				echo "		public_key $work/key.pem"
+				echo "		audience api.example.com"
+				echo "		claim_header sub X-User-Id"
+				echo "	}"
+			fi
+			echo "	respond \"ok\" 200"
+			echo "}"
+		} >"$work/Caddyfile"
+		# Rejections are logged at info, as in production, into a file.
+		"$bin" run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
+		caddy_pid=$!
+		for _ in $(seq 100); do
+			if curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$work/token.txt")" "http://127.0.0.1:$port/" 2>/dev/null; then return; fi
+			kill -0 "$caddy_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_caddy
 	done
-	cat "$work/caddy.log" >&2
+	tail -n 20 "$work/caddy.log" >&2
 	echo "Caddy did not start" >&2
 	exit 1
 }
