@@ -1,0 +1,184 @@
+package integration_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// logEntry is one JSON line of Caddy's log.
+type logEntry map[string]any
+
+func (e logEntry) str(key string) string { s, _ := e[key].(string); return s }
+
+// caddyLogEntries parses the JSON lines of a Caddy process's output.
+func caddyLogEntries(logs string) []logEntry {
+	var entries []logEntry
+	for _, line := range strings.Split(logs, "\n") {
+		var e logEntry
+		if json.Unmarshal([]byte(line), &e) == nil {
+			entries = append(entries, e)
+		}
+	}
+	return entries
+}
+
+// jwtLogEntries are the lines the jwt handler logged with this message.
+func jwtLogEntries(logs, msg string) []logEntry {
+	var out []logEntry
+	for _, e := range caddyLogEntries(logs) {
+		if e.str("logger") == "http.handlers.jwt" && e.str("msg") == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitForLogEntries polls until the handler has logged at least n lines
+// with msg: the log reaches us through a pipe, a moment after the response.
+func waitForLogEntries(t *testing.T, c *caddyProcess, msg string, n int) []logEntry {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		entries := jwtLogEntries(c.Logs(), msg)
+		if len(entries) >= n || time.Now().After(deadline) {
+			return entries
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestEveryRejectionIsLoggedAtInfoWithReasonClientAndTokenIDs(t *testing.T) {
+	s := startOpsSite(t, "debug")
+	reqs := s.mixedRequests(t)
+	s.run(t, reqs)
+
+	byPath := map[string]opsRequest{}
+	rejections := 0
+	for _, r := range reqs {
+		byPath[r.path] = r
+		if r.logged != nil {
+			rejections++
+		}
+	}
+	entries := waitForLogEntries(t, s.caddy, "request rejected", rejections)
+	if len(entries) != rejections {
+		t.Fatalf("%d rejection lines, want one per rejected request (%d)", len(entries), rejections)
+	}
+	for _, e := range entries {
+		r, ok := byPath[e.str("uri")]
+		if !ok || r.logged == nil {
+			t.Errorf("rejection line for %q, which was not rejected: %v", e.str("uri"), e)
+			continue
+		}
+		if e.str("level") != "info" {
+			t.Errorf("%s: level %q, want info", r.path, e.str("level"))
+		}
+		for field, want := range r.logged {
+			if got := e.str(field); got != want {
+				t.Errorf("%s (%s): %s = %q, want %q", r.path, r.result, field, got, want)
+			}
+		}
+		for _, field := range []string{"kid", "iss", "sub", "jti"} {
+			if _, want := r.logged[field]; !want && e[field] != nil {
+				t.Errorf("%s (%s): unexpected %s %v", r.path, r.result, field, e[field])
+			}
+		}
+	}
+	if testing.Verbose() && len(entries) > 0 {
+		line, _ := json.Marshal(entries[len(entries)-1])
+		t.Logf("example rejection line: %s", line)
+	}
+}
+
+func TestLogsNeverContainTokensOrSecrets(t *testing.T) {
+	// debug on: whatever Caddy and the handler log at any level must be
+	// free of credentials, including the access log of every request.
+	s := startOpsSite(t, "debug")
+	reqs := s.mixedRequests(t)
+	s.run(t, reqs)
+	rejections := 0
+	for _, r := range reqs {
+		if r.logged != nil {
+			rejections++
+		}
+	}
+	waitForLogEntries(t, s.caddy, "request rejected", rejections)
+	logs := s.caddy.Logs()
+
+	accessLines := 0
+	for _, e := range caddyLogEntries(logs) {
+		if strings.HasPrefix(e.str("logger"), "http.log.access") {
+			accessLines++
+		}
+	}
+	if accessLines < len(reqs) {
+		t.Fatalf("%d access log lines for %d requests: the scan would miss what the access log shows", accessLines, len(reqs))
+	}
+
+	secret := s.hmac.Secret()
+	forbidden := map[string]string{
+		"the HMAC secret":            secret,
+		"the HMAC secret in base64":  base64.StdEncoding.EncodeToString([]byte(secret)),
+		"the HMAC secret, base64url": base64.RawURLEncoding.EncodeToString([]byte(secret)),
+	}
+	for i, r := range reqs {
+		if strings.Count(r.token, ".") != 2 || r.token == "not.a.token" {
+			continue
+		}
+		parts := strings.Split(r.token, ".")
+		forbidden[r.path+": token"] = r.token
+		forbidden[r.path+": header.payload"] = parts[0] + "." + parts[1]
+		forbidden[r.path+": payload"] = parts[1]
+		forbidden[r.path+": signature"] = parts[2]
+		// Any 12 characters of a signature would be a fragment of it.
+		for j := 0; j+12 <= len(parts[2]); j += 6 {
+			forbidden[r.path+": signature fragment "+string(rune('a'+i%26))+parts[2][j:j+12]] = parts[2][j : j+12]
+		}
+	}
+	for what, s := range forbidden {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log contains %s", what)
+		}
+	}
+	// And the secret's fragments, in case something logged part of it.
+	for j := 0; j+12 <= len(secret); j += 4 {
+		if strings.Contains(logs, secret[j:j+12]) {
+			t.Fatalf("the log contains 12 characters of the HMAC secret")
+		}
+	}
+}
+
+func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
+	s := startOpsSite(t)
+	logs := s.caddy.Logs()
+
+	ready := jwtLogEntries(logs, "jwt verifier ready")
+	if len(ready) != 4 {
+		t.Fatalf("%d 'jwt verifier ready' lines, want one per jwt handler (4)", len(ready))
+	}
+	algorithms := map[string]int{}
+	for _, e := range ready {
+		algs, _ := json.Marshal(e["algorithms"])
+		algorithms[string(algs)]++
+	}
+	if algorithms[`["ES256"]`] != 3 || algorithms[`["HS256"]`] != 1 {
+		t.Errorf("effective algorithms logged = %v, want [ES256] three times and [HS256] once", algorithms)
+	}
+
+	sources := map[string]int{}
+	for _, e := range jwtLogEntries(logs, "loaded verification key") {
+		key, _ := e["key"].(map[string]any)
+		source, _ := key["source"].(string)
+		kid, _ := key["kid"].(string)
+		if strings.HasPrefix(source, "public_key ") {
+			source = "public_key"
+		}
+		sources[source+" kid="+kid]++
+	}
+	if sources["public_key kid=k1"] != 3 || sources["secret kid="] != 1 || len(sources) != 2 {
+		t.Errorf("key sources logged = %v, want the public key (k1) three times and the secret once", sources)
+	}
+}
