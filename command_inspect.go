@@ -204,13 +204,19 @@ func (t *unverifiedToken) claimTime(name string) (time.Time, bool) {
 	return time.Unix(int64(f), 0), true
 }
 
+// relativeTime says how far at is from now, in seconds up to two days and
+// in days beyond, where hours stop being readable.
 func relativeTime(at, now time.Time) string {
 	d := at.Sub(now).Round(time.Second)
+	span := d.Abs().String()
+	if d.Abs() >= 48*time.Hour {
+		span = fmt.Sprintf("%d days", d.Abs()/(24*time.Hour))
+	}
 	switch {
 	case d > 0:
-		return "in " + d.String()
+		return "in " + span
 	case d < 0:
-		return (-d).String() + " ago"
+		return span + " ago"
 	}
 	return "now"
 }
