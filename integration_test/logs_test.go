@@ -3,6 +3,7 @@ package integration_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,9 @@ func TestLogsNeverContainTokensOrSecrets(t *testing.T) {
 			t.Errorf("the log contains %s", what)
 		}
 	}
+	if shapes := tokenShapes(logs); len(shapes) > 0 {
+		t.Errorf("the log contains %d token-shaped strings, e.g. %.24s…", len(shapes), shapes[0])
+	}
 	// And the secret's fragments, in case something logged part of it.
 	for j := 0; j+12 <= len(secret); j += 4 {
 		if strings.Contains(logs, secret[j:j+12]) {
@@ -150,6 +154,14 @@ func TestLogsNeverContainTokensOrSecrets(t *testing.T) {
 		}
 	}
 }
+
+// tokenShape matches what any JWS looks like whoever made it: a base64url
+// JSON object ("eyJ" is `{"`) followed by a dot and another segment.
+var tokenShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)
+
+// tokenShapes returns every token-shaped string in logs, so that a log can
+// be checked for tokens it was never told about.
+func tokenShapes(logs string) []string { return tokenShape.FindAllString(logs, -1) }
 
 func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 	s := startOpsSite(t)
@@ -180,5 +192,23 @@ func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 	}
 	if sources["public_key kid=k1"] != 3 || sources["secret kid="] != 1 || len(sources) != 2 {
 		t.Errorf("key sources logged = %v, want the public key (k1) three times and the secret once", sources)
+	}
+}
+
+// The scanner must see a token however it is embedded in a log line.
+func TestTokenShapesFindTokensInLogLines(t *testing.T) {
+	token := sign(t, newKey(t, "ES256"), validClaims())
+	parts := strings.Split(token, ".")
+	for name, line := range map[string]string{
+		"whole token":    `{"msg":"x","authorization":"Bearer ` + token + `"}`,
+		"header.payload": `{"msg":"x","input":"` + parts[0] + "." + parts[1] + `"}`,
+		"in a URI":       `{"uri":"/cb?access_token=` + token + `&x=1"}`,
+	} {
+		if len(tokenShapes(line)) != 1 {
+			t.Errorf("%s: not found in %s", name, line)
+		}
+	}
+	if shapes := tokenShapes(`{"msg":"request rejected","jti":"f4VsFPc3YIp6nQ_K","kid":"k1"}`); len(shapes) != 0 {
+		t.Errorf("false positives: %v", shapes)
 	}
 }
