@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func signToken(t *testing.T, args ...string) string {
@@ -122,5 +123,20 @@ func TestInspectRefusesWhatIsNotAToken(t *testing.T) {
 				t.Fatalf("inspect accepted %q:\n%s", token, out)
 			}
 		})
+	}
+}
+
+func TestInspectRelativeTimesReadAsAPersonWouldSayThem(t *testing.T) {
+	now := time.Unix(2_000_000_000, 0)
+	for d, want := range map[time.Duration]string{
+		0:                    "now",
+		90 * time.Second:     "in 1m30s",
+		-47 * time.Hour:      "47h0m0s ago",
+		-49 * time.Hour:      "2 days ago",
+		400 * 24 * time.Hour: "in 400 days",
+	} {
+		if got := relativeTime(now.Add(d), now); got != want {
+			t.Errorf("%s: %q, want %q", d, got, want)
+		}
 	}
 }

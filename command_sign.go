@@ -359,7 +359,7 @@ func (k *signingKey) algorithmFor(name string) (algorithm, error) {
 		return algNone, fmt.Errorf("--alg %q: want one of %s", name, allAlgorithms)
 	}
 	if !k.algorithms.has(alg) {
-		if alg.isHMAC() && len(k.algorithms.names()) > 0 && k.algorithms&hmacAlgorithms != 0 {
+		if alg.isHMAC() && k.algorithms&hmacAlgorithms != 0 {
 			return algNone, fmt.Errorf("%s: the secret is too short for %s (RFC 7518 §3.2 needs %d bytes)", k.path, alg, hmacSecretBytes[alg])
 		}
 		return algNone, fmt.Errorf("%s: the key signs %s, not %s", k.path, k.algorithms, alg)
