@@ -190,8 +190,30 @@ func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 		}
 		sources[source+" kid="+kid]++
 	}
-	if sources["public_key kid=k1"] != 3 || sources["secret kid="] != 1 || len(sources) != 2 {
-		t.Errorf("key sources logged = %v, want the public key (k1) three times and the secret once", sources)
+	if sources["public_key kid=k1"] != 3 || sources["secret {env.OPS_HMAC_SECRET} kid="] != 1 || len(sources) != 2 {
+		t.Errorf("key sources logged = %v, want the public key (k1) three times and the secret, by its placeholder, once", sources)
+	}
+	if warnings := jwtLogEntries(logs, secretInConfigWarning); len(warnings) != 0 {
+		t.Errorf("a secret from {env.*} was warned about: %v", warnings)
+	}
+}
+
+const secretInConfigWarning = "secret is written in the config, where Caddy's debug log and admin API show it; use {env.*} or {file.*} instead"
+
+// A secret written in the Caddyfile works, but the operator is told that
+// Caddy itself will show it, and the warning does not.
+func TestALiteralSecretIsWarnedAboutWithoutShowingIt(t *testing.T) {
+	k := newKey(t, "HS256")
+	c := startCaddy(t, caddyfileFor("\tjwt {\n\t\t"+k.keyDirective(t)+"\n\t}\n\trespond ok"))
+	warnings := jwtLogEntries(c.Logs(), secretInConfigWarning)
+	if len(warnings) != 1 || warnings[0].str("level") != "warn" {
+		t.Fatalf("%d warnings about the literal secret, want one at warn:\n%s", len(warnings), c.Logs())
+	}
+	for _, e := range jwtLogEntries(c.Logs(), "loaded verification key") {
+		line, _ := json.Marshal(e)
+		if strings.Contains(string(line), k.Secret()) {
+			t.Fatal("the provisioning log shows the secret")
+		}
 	}
 }
 
