@@ -1,6 +1,7 @@
 package caddyjwt
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -12,9 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -187,106 +186,29 @@ func (jwk jsonWebKey) thumbprint() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// publicKey decodes the JWK into the key type golang-jwt verifies with.
-// Points off the curve and short RSA moduli are refused.
-func (jwk jsonWebKey) publicKey() (any, error) {
-	dec := base64.RawURLEncoding.DecodeString
-	switch jwk.KeyType {
-	case "RSA":
-		n, errN := dec(jwk.N)
-		e, errE := dec(jwk.E)
-		if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
-			return nil, errors.New("RSA key with invalid n or e")
-		}
-		return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
-	case "EC":
-		var curve elliptic.Curve
-		for c, name := range curveNames {
-			if name == jwk.Curve {
-				curve = c
-			}
-		}
-		x, errX := dec(jwk.X)
-		y, errY := dec(jwk.Y)
-		if curve == nil || errX != nil || errY != nil {
-			return nil, fmt.Errorf("EC key with unsupported crv %q or invalid x, y", jwk.Curve)
-		}
-		size := (curve.Params().BitSize + 7) / 8
-		if len(x) != size || len(y) != size {
-			return nil, errors.New("EC key with coordinates of the wrong size")
-		}
-		return ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
-	case "OKP":
-		x, err := dec(jwk.X)
-		if jwk.Curve != "Ed25519" || err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("OKP key with unsupported crv %q or invalid x", jwk.Curve)
-		}
-		return ed25519.PublicKey(x), nil
-	}
-	return nil, fmt.Errorf("unsupported kty %q", jwk.KeyType)
-}
+// inspectJWKSTimeout bounds the one fetch `inspect --jwks <url>` makes.
+const inspectJWKSTimeout = 10 * time.Second
 
-// maxJWKSBytes bounds a JWKS document read by the command line tools.
-const maxJWKSBytes = 1 << 20
-
-// loadJWKSKeys reads a JWKS from an http(s) URL or a file, for inspect. As
-// in the handler, only signature keys are used, each only with its own
-// alg, and never symmetric ones: a key published in a JWKS is public.
+// loadJWKSKeys reads a JWKS from an http(s) URL or a file for inspect,
+// through the handler's own code: a fetched set with the fetcher (body
+// limit, only asymmetric signature keys, each only with its own alg), a
+// file as the handler loads one at provisioning.
 func loadJWKSKeys(location string) ([]*verificationKey, error) {
-	data, err := readJWKSDocument(location)
-	if err != nil {
-		return nil, err
+	src := &JWKSSource{URL: location}
+	if !src.isURL() {
+		return loadJWKSFile(location, allAlgorithms)
 	}
-	var set jsonWebKeySet
-	if err := json.Unmarshal(data, &set); err != nil {
+	fetcher := newJWKSFetcher(remoteKeySetConfig{url: location, timeout: inspectJWKSTimeout, allowed: allAlgorithms})
+	defer fetcher.close()
+	ctx, cancel := context.WithTimeout(context.Background(), inspectJWKSTimeout)
+	defer cancel()
+	res, err := fetcher.fetch(ctx, false)
+	if err != nil {
 		return nil, fmt.Errorf("jwks %s: %v", location, err)
 	}
-	var keys []*verificationKey
-	for i, jwk := range set.Keys {
-		if jwk.Use != "" && jwk.Use != "sig" {
-			continue
-		}
-		pub, err := jwk.publicKey()
-		if err != nil {
-			return nil, fmt.Errorf("jwks %s: key %d (kid %q): %v", location, i, jwk.KeyID, err)
-		}
-		algs, err := algorithmsForKey(pub)
-		if err != nil {
-			return nil, fmt.Errorf("jwks %s: key %d (kid %q): %v", location, i, jwk.KeyID, err)
-		}
-		if jwk.Algorithm != "" {
-			algs &= setOf(parseAlgorithm(jwk.Algorithm))
-		}
-		if algs == 0 {
-			continue
-		}
-		keys = append(keys, &verificationKey{id: jwk.KeyID, algorithms: algs, material: pub, source: "jwks " + location})
-	}
+	keys, _ := verificationKeysFromJWKs(res.jwks, allAlgorithms, "jwks "+location)
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("jwks %s: no usable signature keys", location)
+		return nil, fmt.Errorf("jwks %s: %v", location, errJWKSNoUsableKey)
 	}
 	return keys, nil
-}
-
-func readJWKSDocument(location string) ([]byte, error) {
-	if !strings.HasPrefix(location, "http://") && !strings.HasPrefix(location, "https://") {
-		return os.ReadFile(location)
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(location)
-	if err != nil {
-		return nil, fmt.Errorf("jwks: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("jwks %s: HTTP %s", location, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("jwks %s: %v", location, err)
-	}
-	if len(data) > maxJWKSBytes {
-		return nil, fmt.Errorf("jwks %s: larger than %d bytes", location, maxJWKSBytes)
-	}
-	return data, nil
 }

@@ -147,15 +147,21 @@ func TestInspectReadsAJWKSOverHTTP(t *testing.T) {
 	}
 }
 
+// A JWKS file with a key that cannot verify signatures is refused, as the
+// handler refuses it at load.
 func TestJWKSKeysThatMustNotVerify(t *testing.T) {
 	_, pub := keyPair(t, "ES256")
 	doc, _ := jwksDocument(t, "--pub", pub, "--kid", "k1")
 	for name, edit := range map[string]func(string) string{
 		"encryption key": func(s string) string { return strings.Replace(s, `"use": "sig"`, `"use": "enc"`, 1) },
-		"symmetric key": func(string) string {
-			return `{"keys":[{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0","kid":"k1"}]}`
+		// (x, x) is a point of the right size that is not on P-256.
+		"off the curve": func(s string) string {
+			var set map[string][]map[string]any
+			json.Unmarshal([]byte(s), &set)
+			set["keys"][0]["y"] = set["keys"][0]["x"]
+			b, _ := json.Marshal(set)
+			return string(b)
 		},
-		"off the curve": func(s string) string { return strings.Replace(s, `"x": "`, `"x": "AAAA`, 1) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "jwks.json")
@@ -164,5 +170,27 @@ func TestJWKSKeysThatMustNotVerify(t *testing.T) {
 				t.Fatalf("loaded %d keys", len(keys))
 			}
 		})
+	}
+}
+
+// A symmetric key in a fetched JWKS is a secret chosen by whoever controls
+// the response: inspect, like the handler, never verifies HS* with it.
+func TestInspectNeverUsesASymmetricKeyFromAURL(t *testing.T) {
+	secret := []byte(strings.Repeat("k", 32))
+	path := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(path, secret, 0o600)
+	_, pub := keyPair(t, "ES256")
+	doc, _ := jwksDocument(t, "--pub", pub, "--kid", "e1")
+	var set map[string][]map[string]any
+	json.Unmarshal([]byte(doc), &set)
+	set["keys"] = append(set["keys"], map[string]any{"kty": "oct", "kid": "h1", "alg": "HS256", "k": base64.RawURLEncoding.EncodeToString(secret)})
+	body, _ := json.Marshal(set)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+
+	token := signToken(t, "--key", path, "--alg", "HS256", "--kid", "h1")
+	out, err := runCommand(t, newInspectCommand, "", "--jwks", srv.URL, token)
+	if err == nil || !strings.HasPrefix(out, "VERIFICATION FAILED") {
+		t.Fatalf("an HS256 token verified with an oct key from a URL: err %v\n%s", err, out)
 	}
 }

@@ -242,9 +242,6 @@ func TestJWKSFromTheCLIServedByFileServerVerifiesInTheHandler(t *testing.T) {
 
 	up := newUpstream(t)
 	cfg := caddyfileFor(fmt.Sprintf("\tjwt {\n\t\tjwks %s {\n\t\t\ttimeout 5s\n\t\t}\n\t}\n\treverse_proxy %s", publisher.URL("/jwks.json"), up.Addr()))
-	if res := validateCaddyfile(t, cfg); res.ExitCode != 0 && strings.Contains(res.Output(), "jwks: not available yet") {
-		t.Skip("the jwks key source has not landed on this branch yet")
-	}
 	verifier := startCaddy(t, cfg)
 
 	for _, k := range []cliKey{es, ed} {

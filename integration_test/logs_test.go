@@ -3,6 +3,7 @@ package integration_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -168,16 +169,29 @@ func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 	logs := s.caddy.Logs()
 
 	ready := jwtLogEntries(logs, "jwt verifier ready")
-	if len(ready) != 4 {
-		t.Fatalf("%d 'jwt verifier ready' lines, want one per jwt handler (4)", len(ready))
+	if len(ready) != 6 {
+		t.Fatalf("%d 'jwt verifier ready' lines, want one per jwt handler (6)", len(ready))
 	}
 	algorithms := map[string]int{}
 	for _, e := range ready {
 		algs, _ := json.Marshal(e["algorithms"])
 		algorithms[string(algs)]++
 	}
-	if algorithms[`["ES256"]`] != 3 || algorithms[`["HS256"]`] != 1 {
-		t.Errorf("effective algorithms logged = %v, want [ES256] three times and [HS256] once", algorithms)
+	// With a JWKS URL and no `algorithms`, the keys (and so the algorithms)
+	// are only known once fetched: every algorithm stays allowed, and each
+	// fetched key is still used only with its own.
+	all := `["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA"]`
+	if algorithms[`["ES256"]`] != 3 || algorithms[`["HS256"]`] != 1 || algorithms[all] != 2 {
+		t.Errorf("effective algorithms logged = %v, want [ES256] three times, [HS256] once, and all twice", algorithms)
+	}
+
+	// Fetched key sets are logged when their first fetch ends, loaded or not.
+	if loaded := jwtLogEntries(logs, "jwks loaded"); len(loaded) != 1 || loaded[0].str("jwks") != s.jwksURL || fmt.Sprint(loaded[0]["kids"]) != "[k1]" {
+		t.Errorf("'jwks loaded' lines: %v, want one for %s with kids [k1]", loaded, s.jwksURL)
+	}
+	notLoaded := waitForLogEntries(t, s.caddy, "jwks not loaded: requests that need its keys get 503", 1)
+	if len(notLoaded) == 0 || notLoaded[0].str("jwks") != s.downURL || notLoaded[0].str("level") != "error" {
+		t.Errorf("'jwks not loaded' lines: %v, want an error for %s", notLoaded, s.downURL)
 	}
 
 	sources := map[string]int{}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,16 +15,18 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// opsSite is a Caddy with the jwt handler configured four ways (required,
-// optional, with a claim requirement, with an HMAC secret), with an access
-// log, so that one
-// run of requests reaches every result that needs neither a JWKS nor a
+// opsSite is a Caddy with the jwt handler configured six ways (required,
+// optional, with a claim requirement, with an HMAC secret, with a JWKS
+// served over HTTP, with a JWKS URL that never answers) and an access log,
+// so that one run of requests reaches every result that does not need a
 // revocation store.
 type opsSite struct {
-	caddy *caddyProcess
-	key   *testKey // ES256, configured with kid k1
-	other *testKey // ES256, not configured
-	hmac  *testKey // HS256, configured as `secret`
+	caddy   *caddyProcess
+	key     *testKey // ES256, configured with kid k1, also published in the JWKS
+	other   *testKey // ES256, not configured
+	hmac    *testKey // HS256, configured as `secret`
+	jwksURL string   // a real JWKS server with key k1
+	downURL string   // a JWKS URL nothing listens on
 }
 
 const opsIssuer = "https://id.example.test"
@@ -33,6 +36,19 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 	s := &opsSite{key: newKey(t, "ES256"), other: newKey(t, "ES256"), hmac: newKey(t, "HS256")}
 	up := newUpstream(t).Addr()
 	pub := s.key.writePublicKeyPEM(t)
+
+	jwks := runCaddyCommand(t, []string{"jwt", "jwks", "--pub", pub, "--kid", "k1"})
+	if jwks.ExitCode != 0 {
+		t.Fatalf("caddy jwt jwks: %s", jwks.Output())
+	}
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(jwks.Stdout))
+	}))
+	t.Cleanup(provider.Close)
+	s.jwksURL = provider.URL + "/jwks.json"
+	s.downURL = fmt.Sprintf("http://127.0.0.1:%d/jwks.json", freePort(t))
+
 	body := fmt.Sprintf(`
 	log {
 		output stderr
@@ -59,6 +75,20 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 		}
 		reverse_proxy %[2]s
 	}
+	handle /jwks/* {
+		jwt {
+			jwks %[3]s
+		}
+		reverse_proxy %[2]s
+	}
+	handle /down/* {
+		jwt {
+			jwks %[4]s {
+				timeout 1s
+			}
+		}
+		reverse_proxy %[2]s
+	}
 	handle {
 		jwt {
 			public_key %[1]s k1
@@ -67,12 +97,31 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 			from cookie session
 		}
 		reverse_proxy %[2]s
-	}`, pub, up)
+	}`, pub, up, s.jwksURL, s.downURL)
 	// The secret comes from the environment, as the README advises: a
 	// literal secret is part of the config, which Caddy itself shows (in
 	// its debug log and on the admin API's /config/).
 	s.caddy = startCaddy(t, caddyfileFor(body, globalOptions...), withEnv("OPS_HMAC_SECRET="+s.hmac.Secret()))
+
+	// The JWKS is fetched in the background: wait for it, so that every
+	// request of the run has one known outcome.
+	deadline := time.Now().Add(15 * time.Second)
+	for !s.jwksLoaded() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the JWKS at %s was not loaded within 15s", s.jwksURL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return s
+}
+
+func (s *opsSite) jwksLoaded() bool {
+	for _, e := range jwtLogEntries(s.caddy.Logs(), "jwks loaded") {
+		if e.str("jwks") == s.jwksURL {
+			return true
+		}
+	}
+	return false
 }
 
 // opsRequest is one request of the mixed run and what it must produce.
@@ -127,6 +176,7 @@ func (s *opsSite) mixedRequests(t *testing.T) []opsRequest {
 	add(opsRequest{path: "/api", token: cookieToken, header: http.Header{"Cookie": {"session=" + cookieToken}}, status: 200, result: "allowed", verified: true})
 	add(opsRequest{path: "/admin", token: es("role", "admin"), status: 200, result: "allowed", verified: true})
 	add(opsRequest{path: "/hs", token: sign(t, s.hmac, validClaims("jti", randomText(t, 16))), status: 200, result: "allowed", verified: true})
+	add(opsRequest{path: "/jwks", token: es(), status: 200, result: "allowed", verified: true})
 	add(opsRequest{path: "/anon", status: 200, result: "anonymous"})
 
 	for range 2 {
@@ -156,6 +206,8 @@ func (s *opsSite) mixedRequests(t *testing.T) []opsRequest {
 	add(opsRequest{path: "/api", token: wrongAud, status: 401, result: "bad_claims", verified: true, logged: claimsOf(wrongAud, "bad_claims", "the token's audience is not accepted")})
 	noRole := es("role", "viewer")
 	add(opsRequest{path: "/admin", token: noRole, status: 403, result: "forbidden", verified: true, logged: claimsOf(noRole, "forbidden", "the token does not grant access to this resource")})
+	stranded := es()
+	add(opsRequest{path: "/down", token: stranded, status: 503, result: "unavailable", verified: true, logged: claimsOf(stranded, "unavailable", "signing keys are not available")})
 	return reqs
 }
 
@@ -257,6 +309,20 @@ func TestMetricsCountEveryRequestByResultOnTheAdminEndpoint(t *testing.T) {
 	}
 	if !caddyOwn {
 		t.Error("Caddy's own caddy_http_request_duration_seconds is not on the same endpoint")
+	}
+
+	// The JWKS collectors: background fetches, so at least, not exactly.
+	if after[`caddy_jwt_jwks_refreshes_total{outcome="updated"}`] < 1 {
+		t.Error(`jwks_refreshes_total{outcome="updated"} did not count the JWKS that loaded`)
+	}
+	if after[`caddy_jwt_jwks_refreshes_total{outcome="error"}`] < 1 {
+		t.Error(`jwks_refreshes_total{outcome="error"} did not count the JWKS that never answers`)
+	}
+	if age, ok := after[`caddy_jwt_jwks_age_seconds{jwks="`+s.jwksURL+`"}`]; !ok || age < 0 {
+		t.Errorf("jwks_age_seconds of the loaded JWKS = %v (present %v), want >= 0", age, ok)
+	}
+	if age, ok := after[`caddy_jwt_jwks_age_seconds{jwks="`+s.downURL+`"}`]; !ok || age != -1 {
+		t.Errorf("jwks_age_seconds of the JWKS that never loaded = %v (present %v), want -1", age, ok)
 	}
 }
 
