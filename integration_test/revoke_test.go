@@ -611,3 +611,46 @@ func TestRevokeCommandRefusesIncompleteFlags(t *testing.T) {
 		t.Errorf("revoke with redis down: exit %d\n%s", res.ExitCode, res.Output())
 	}
 }
+
+// TestRedisFleetExample runs examples/redis-fleet as its README says, on
+// test ports and a test Redis: the README's demo token passes both sites;
+// revoked once with the CLI, both refuse it.
+func TestRedisFleetExample(t *testing.T) {
+	requireCaddy(t)
+	r := startRedis(t)
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "examples", "redis-fleet", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "TOKEN=")
+	if !ok {
+		t.Fatal("examples/redis-fleet/README.md has no TOKEN=… demo token")
+	}
+	tok := strings.Fields(rest)[0]
+
+	// Site A takes the test site's port, site B another free one.
+	caddyfile := exampleOnTestPorts(t, "redis-fleet", "http://localhost:8091")
+	portB := freePort(t)
+	if !strings.Contains(caddyfile, "http://localhost:8092 {") {
+		t.Fatal("examples/redis-fleet/Caddyfile does not serve http://localhost:8092 any more; update this test")
+	}
+	caddyfile = strings.Replace(caddyfile, "http://localhost:8092 {", "http://127.0.0.1:"+strconv.Itoa(portB)+" {", 1)
+	c := startCaddy(t, caddyfile, withEnv("REDIS_URL="+r.URL()))
+	urlB := "http://127.0.0.1:" + strconv.Itoa(portB) + "/"
+
+	if resp := get(t, c.URL("/"), bearer(tok)); resp.StatusCode != http.StatusOK || resp.Body != "instance A: hello demo-user" {
+		t.Fatalf("site A with the demo token: %d %q", resp.StatusCode, resp.Body)
+	}
+	if resp := get(t, urlB, bearer(tok)); resp.StatusCode != http.StatusOK || resp.Body != "instance B: hello demo-user" {
+		t.Fatalf("site B with the demo token: %d %q", resp.StatusCode, resp.Body)
+	}
+	revokeCLI(t, "--store", "redis", "--location", r.URL(), "--jti", "demo-1", "--exp", "4102444800")
+	for _, url := range []string{c.URL("/"), urlB} {
+		waitFor(t, "the revoked demo token refused at "+url, func() bool {
+			return get(t, url, bearer(tok)).StatusCode == http.StatusUnauthorized
+		})
+		if got := get(t, url, bearer(tok)).Header.Get("WWW-Authenticate"); got != invalidToken(descRevoked) {
+			t.Errorf("%s: WWW-Authenticate = %q", url, got)
+		}
+	}
+}
