@@ -73,6 +73,11 @@ func parseRedisLocation(location string) (*redis.Options, error) {
 	if opts.PoolTimeout == 0 {
 		opts.PoolTimeout = redisPoolTimeout
 	}
+	// One dial attempt per connection (the client's default is five, 100ms
+	// apart, which a waiting request would sit through while Redis is down).
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
+	}
 	// One retry: after a Redis restart the first command on a pooled
 	// connection fails, and a fresh connection then answers. More retries
 	// would only make requests wait on a store that is down.
