@@ -26,15 +26,19 @@ type RevocationConfig struct {
 	// auth service).
 	Store string `json:"store,omitempty"`
 
-	// The store's location: a file path, a `redis://` URL, or an http(s)
-	// URL in which placeholders such as `{http.auth.jwt.sub}` are filled.
+	// The store's location: a file path, a `redis://`, `rediss://` or
+	// `unix://` URL, or an http(s) URL in which placeholders such as
+	// `{http.auth.jwt.sub}` are filled per request. `{env.*}`
+	// placeholders are resolved when the config loads.
 	Location string `json:"location,omitempty"`
 
 	// The claim holding the token's version. Default: `ver`.
 	VersionClaim string `json:"version_claim,omitempty"`
 
-	// How long a lookup is remembered: the longest a revocation takes to
-	// reach every instance. Default: 1s.
+	// Redis and http stores: how long a lookup's answer is remembered, and
+	// so the longest a revocation takes to reach every instance. Errors
+	// are not remembered. The file store answers from memory and is not
+	// cached. Default: 1s.
 	Cache caddy.Duration `json:"cache,omitempty"`
 
 	// What to do when the store cannot answer: `deny` (the default) answers
