@@ -22,7 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-const descRevoked = "the token has been revoked"
+const revokedDescription = "the token has been revoked"
 
 // ---------------------------------------------------------------------------
 // A real redis-server
@@ -188,8 +188,8 @@ func revokeCLI(t *testing.T, args ...string) {
 	}
 }
 
-// waitForStatus polls until the token gets the status.
-func waitForStatus(t *testing.T, c *caddyProcess, token string, status int) response {
+// waitForTokenStatus polls until the token gets the status.
+func waitForTokenStatus(t *testing.T, c *caddyProcess, token string, status int) response {
 	t.Helper()
 	var resp response
 	waitFor(t, fmt.Sprintf("status %d", status), func() bool {
@@ -203,7 +203,7 @@ func waitForStatus(t *testing.T, c *caddyProcess, token string, status int) resp
 // and the request did not reach the upstream.
 func assertRevoked(t *testing.T, c *caddyProcess, up *upstream, token string) {
 	t.Helper()
-	check(t, c, up, http.MethodGet, "/", bearer(token), expectation{status: http.StatusUnauthorized, challenge: invalidToken(descRevoked)})
+	check(t, c, up, http.MethodGet, "/", bearer(token), expectation{status: http.StatusUnauthorized, challenge: invalidToken(revokedDescription)})
 }
 
 // ---------------------------------------------------------------------------
@@ -279,7 +279,7 @@ func TestRevocationChecksOnEachStore(t *testing.T) {
 			sibling := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-2"))
 			check(t, c, up, http.MethodGet, "/", bearer(target), accepted)
 			s.denyJTI("jti-1", exp)
-			waitForStatus(t, c, target, http.StatusUnauthorized)
+			waitForTokenStatus(t, c, target, http.StatusUnauthorized)
 			assertRevoked(t, c, up, target)
 			check(t, c, up, http.MethodGet, "/", bearer(sibling), accepted)
 
@@ -290,9 +290,9 @@ func TestRevocationChecksOnEachStore(t *testing.T) {
 			check(t, c, up, http.MethodGet, "/", bearer(v1), accepted)
 			check(t, c, up, http.MethodGet, "/", bearer(noVersion), accepted)
 			s.setVersion("ver-user", 2)
-			waitForStatus(t, c, v1, http.StatusUnauthorized)
+			waitForTokenStatus(t, c, v1, http.StatusUnauthorized)
 			assertRevoked(t, c, up, v1)
-			waitForStatus(t, c, noVersion, http.StatusUnauthorized)
+			waitForTokenStatus(t, c, noVersion, http.StatusUnauthorized)
 			assertRevoked(t, c, up, noVersion)
 			v2 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-2", "ver", 2))
 			check(t, c, up, http.MethodGet, "/", bearer(v2), accepted)
@@ -303,7 +303,7 @@ func TestRevocationChecksOnEachStore(t *testing.T) {
 			other := sign(t, key, validClaims("sub", "someone-else", "jti", "l-2", "iat", time.Now().Add(-time.Minute).Unix()))
 			check(t, c, up, http.MethodGet, "/", bearer(before), accepted)
 			s.logout("logout-user")
-			waitForStatus(t, c, before, http.StatusUnauthorized)
+			waitForTokenStatus(t, c, before, http.StatusUnauthorized)
 			assertRevoked(t, c, up, before)
 			after := sign(t, key, validClaims("sub", "logout-user", "jti", "l-3", "iat", time.Now().Add(time.Second).Unix()))
 			check(t, c, up, http.MethodGet, "/", bearer(after), accepted)
@@ -343,7 +343,7 @@ func TestTwoInstancesSharingRedisBothRefuseARevokedToken(t *testing.T) {
 	revoked := time.Now()
 	var took [2]time.Duration
 	for i, c := range []*caddyProcess{a, b} {
-		waitForStatus(t, c, tok, http.StatusUnauthorized)
+		waitForTokenStatus(t, c, tok, http.StatusUnauthorized)
 		took[i] = time.Since(revoked)
 	}
 	// Reported, not asserted: the machine is shared and noisy.
@@ -386,7 +386,7 @@ func TestRedisDownThenBack(t *testing.T) {
 
 	r.stop()
 	stopped := time.Now()
-	resp := waitForStatus(t, deny, tok, http.StatusServiceUnavailable)
+	resp := waitForTokenStatus(t, deny, tok, http.StatusServiceUnavailable)
 	t.Logf("503 %v after Redis stopped", time.Since(stopped))
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
@@ -406,13 +406,13 @@ func TestRedisDownThenBack(t *testing.T) {
 
 	r.start() // same port, empty: nothing is revoked
 	restarted := time.Now()
-	waitForStatus(t, deny, tok, http.StatusOK)
+	waitForTokenStatus(t, deny, tok, http.StatusOK)
 	t.Logf("200 again %v after Redis was back", time.Since(restarted))
 	// It really asks the new server: a revocation written there now bites.
 	r.do("SET", "jwt:jti:down-1", "1", "EXAT", time.Now().Add(time.Hour).Unix())
-	waitForStatus(t, deny, tok, http.StatusUnauthorized)
+	waitForTokenStatus(t, deny, tok, http.StatusUnauthorized)
 	assertRevoked(t, deny, up, tok)
-	waitForStatus(t, allow, tok, http.StatusUnauthorized)
+	waitForTokenStatus(t, allow, tok, http.StatusUnauthorized)
 	assertRevoked(t, allow, allowUp, tok)
 }
 
@@ -576,7 +576,7 @@ func TestFileStoreRewrittenDuringLoad(t *testing.T) {
 			check(t, c, up, http.MethodGet, "/", bearer(tk.raw), accepted)
 			continue
 		}
-		waitForStatus(t, c, tk.raw, http.StatusUnauthorized)
+		waitForTokenStatus(t, c, tk.raw, http.StatusUnauthorized)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -657,7 +657,7 @@ func TestRedisFleetExample(t *testing.T) {
 		waitFor(t, "the revoked demo token refused at "+url, func() bool {
 			return get(t, url, bearer(tok)).StatusCode == http.StatusUnauthorized
 		})
-		if got := get(t, url, bearer(tok)).Header.Get("WWW-Authenticate"); got != invalidToken(descRevoked) {
+		if got := get(t, url, bearer(tok)).Header.Get("WWW-Authenticate"); got != invalidToken(revokedDescription) {
 			t.Errorf("%s: WWW-Authenticate = %q", url, got)
 		}
 	}
