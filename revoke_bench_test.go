@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkRevocationCheck -benchmem .
 func BenchmarkRevocationCheck(b *testing.B) {
-	tok := testToken(map[string]any{
+	tok := revokeTestToken(map[string]any{
 		"sub": "bench-user", "jti": "bench-jti",
 		"ver": json.Number("3"), "iat": json.Number("1800000000"),
 	})
@@ -47,7 +47,7 @@ func BenchmarkRevocationCheck(b *testing.B) {
 		cache caddy.Duration
 	}{{"hit", caddy.Duration(time.Hour)}, {"miss", 1}} {
 		b.Run("redis/"+mode.name, func(b *testing.B) {
-			url := startRedis(b)
+			url := startTestRedis(b)
 			redisClient(b, url).HSet(context.Background(), "jwt:sub:bench-user", "version", 3)
 			benchCheck(b, RevocationConfig{Store: "redis", Location: url, Cache: mode.cache}, tok)
 		})
@@ -67,7 +67,7 @@ func benchCheck(b *testing.B, rc RevocationConfig, tok *verifiedToken) {
 		b.Fatal(err)
 	}
 	b.Cleanup(stop)
-	r := requestWithReplacer()
+	r := revokeTestRequest()
 	if got := checker.check(r, tok); got != reasonAllowed {
 		b.Fatalf("check = %v, want allowed", got)
 	}

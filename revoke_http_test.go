@@ -18,8 +18,8 @@ func TestHTTPStoreFillsPlaceholdersEscaped(t *testing.T) {
 	c, stop := newHTTPCheck(t, srv.URL+"/users/{http.auth.jwt.sub}/version?jti={http.auth.jwt.jti}", "")
 	defer stop()
 
-	tok := testToken(map[string]any{"sub": "a/../admin?x=1&y", "jti": "j 1"})
-	if rsn := c.check(requestWithReplacer(), tok); rsn != reasonAllowed {
+	tok := revokeTestToken(map[string]any{"sub": "a/../admin?x=1&y", "jti": "j 1"})
+	if rsn := c.check(revokeTestRequest(), tok); rsn != reasonAllowed {
 		t.Fatalf("404 (no record): got %v, want allowed", rsn)
 	}
 	want := "/users/a%2F..%2Fadmin%3Fx%3D1%26y/version?jti=j%201"
@@ -58,7 +58,7 @@ func TestHTTPStoreAnswers(t *testing.T) {
 			c, stop := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "")
 			defer stop()
 			tt.claims["sub"] = "alice"
-			if got := c.check(requestWithReplacer(), testToken(tt.claims)); got != tt.want {
+			if got := c.check(revokeTestRequest(), revokeTestToken(tt.claims)); got != tt.want {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
@@ -77,7 +77,7 @@ func TestHTTPStoreTimeoutIsAStoreError(t *testing.T) {
 	defer close(release)
 	c, stop := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "")
 	defer stop()
-	if got := c.check(requestWithReplacer(), testToken(map[string]any{"sub": "alice"})); got != reasonRevocationUnavailable {
+	if got := c.check(revokeTestRequest(), revokeTestToken(map[string]any{"sub": "alice"})); got != reasonRevocationUnavailable {
 		t.Errorf("got %v, want revocation unavailable", got)
 	}
 }

@@ -15,10 +15,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// startRedis runs a real redis-server without persistence on a free
+// startTestRedis runs a real redis-server without persistence on a free
 // loopback port for the test, killed by its own PID at the end, and
 // returns its URL. Without redis-server the test skips, except under CI.
-func startRedis(tb testing.TB) string {
+func startTestRedis(tb testing.TB) string {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -75,7 +75,7 @@ func openTestRedisStore(tb testing.TB, url, prefix string) *redisStore {
 }
 
 func TestRedisStoreReadsTheKeyLayout(t *testing.T) {
-	url := startRedis(t)
+	url := startTestRedis(t)
 	ctx := context.Background()
 	rdb := redisClient(t, url)
 	rdb.Do(ctx, "SET", "jwt:jti:j1", "1", "EXAT", time.Now().Add(time.Hour).Unix())
@@ -111,18 +111,18 @@ func TestRedisStoreReadsTheKeyLayout(t *testing.T) {
 
 func TestRedisStoreQueryKeysDoNotCollide(t *testing.T) {
 	s := &redisStore{}
-	a := s.query(nil, testToken(map[string]any{"jti": "ab", "sub": "c"}))
-	b := s.query(nil, testToken(map[string]any{"jti": "a", "sub": "bc"}))
+	a := s.query(nil, revokeTestToken(map[string]any{"jti": "ab", "sub": "c"}))
+	b := s.query(nil, revokeTestToken(map[string]any{"jti": "a", "sub": "bc"}))
 	if a.key == b.key {
 		t.Errorf("(ab, c) and (a, bc) share the cache key %q", a.key)
 	}
-	if q := s.query(nil, testToken(map[string]any{})); q.key != "" {
+	if q := s.query(nil, revokeTestToken(map[string]any{})); q.key != "" {
 		t.Errorf("a token without jti and sub asks %q, want nothing", q.key)
 	}
 }
 
 func TestRevokeCommandWritesWhatTheStoresRead(t *testing.T) {
-	url := startRedis(t)
+	url := startTestRedis(t)
 	now := time.Now()
 	exp := now.Add(time.Hour)
 	path := t.TempDir() + "/revoked.json"

@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// testToken makes a verified token with the given claims, as verify would.
-func testToken(claims map[string]any) *verifiedToken {
+// revokeTestToken makes a verified token with the given claims, as verify would.
+func revokeTestToken(claims map[string]any) *verifiedToken {
 	t := &verifiedToken{claims: claims}
 	t.subject, _ = claims["sub"].(string)
 	t.tokenID, _ = claims["jti"].(string)
@@ -26,8 +26,8 @@ func testToken(claims map[string]any) *verifiedToken {
 	return t
 }
 
-// requestWithReplacer is a request as Caddy hands it to the handler.
-func requestWithReplacer() *http.Request {
+// revokeTestRequest is a request as Caddy hands it to the handler.
+func revokeTestRequest() *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "http://example.com/", nil)
 	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
 }
@@ -58,7 +58,7 @@ func TestRevocationRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := c.revoked(testToken(tt.claims), tt.facts); got != tt.revoked {
+			if got := c.revoked(revokeTestToken(tt.claims), tt.facts); got != tt.revoked {
 				t.Errorf("revoked = %v, want %v", got, tt.revoked)
 			}
 		})
@@ -67,7 +67,7 @@ func TestRevocationRules(t *testing.T) {
 
 func TestVersionClaimIsReadByPath(t *testing.T) {
 	c := &revocationCheck{versionClaim: compileClaimPath("app.token_version")}
-	tok := testToken(map[string]any{"app": map[string]any{"token_version": json.Number("5")}})
+	tok := revokeTestToken(map[string]any{"app": map[string]any{"token_version": json.Number("5")}})
 	if c.revoked(tok, revocationFacts{hasVersion: true, version: 5}) {
 		t.Error("a nested version claim equal to the current version was revoked")
 	}
@@ -92,16 +92,16 @@ func TestStoreErrorDeniesByDefaultAndAllowsWithOnErrorAllow(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	defer srv.Close()
-	tok := testToken(map[string]any{"sub": "alice"})
+	tok := revokeTestToken(map[string]any{"sub": "alice"})
 
 	deny, stop := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "")
 	defer stop()
-	if got := deny.check(requestWithReplacer(), tok); got != reasonRevocationUnavailable {
+	if got := deny.check(revokeTestRequest(), tok); got != reasonRevocationUnavailable {
 		t.Errorf("on_error default: got %v, want revocation unavailable", got)
 	}
 	allow, stop2 := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "allow")
 	defer stop2()
-	if got := allow.check(requestWithReplacer(), tok); got != reasonAllowed {
+	if got := allow.check(revokeTestRequest(), tok); got != reasonAllowed {
 		t.Errorf("on_error allow: got %v, want allowed", got)
 	}
 }
@@ -121,16 +121,16 @@ func TestLookupsAreCachedButErrorsAreNot(t *testing.T) {
 	defer srv.Close()
 	c, stop := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "")
 	defer stop()
-	tok := testToken(map[string]any{"sub": "alice", "ver": json.Number("1")})
+	tok := revokeTestToken(map[string]any{"sub": "alice", "ver": json.Number("1")})
 
-	if got := c.check(requestWithReplacer(), tok); got != reasonRevocationUnavailable {
+	if got := c.check(revokeTestRequest(), tok); got != reasonRevocationUnavailable {
 		t.Fatalf("store down: got %v", got)
 	}
 	failing.Store(false)
-	if got := c.check(requestWithReplacer(), tok); got != reasonRevoked {
+	if got := c.check(revokeTestRequest(), tok); got != reasonRevoked {
 		t.Fatalf("store back: got %v, want revoked (version 1 < 2)", got)
 	}
-	if got := c.check(requestWithReplacer(), tok); got != reasonRevoked {
+	if got := c.check(revokeTestRequest(), tok); got != reasonRevoked {
 		t.Fatalf("cached: got %v, want revoked", got)
 	}
 	if n := hits.Load(); n != 2 {
