@@ -3,6 +3,7 @@ package caddyjwt
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -228,9 +229,26 @@ func (s *tokenSource) strip(r *http.Request) {
 			}
 		}
 	case fromQuery:
-		q := r.URL.Query()
-		q.Del(s.name)
-		r.URL.RawQuery = q.Encode()
+		r.URL.RawQuery = withoutQueryParameter(r.URL.RawQuery, s.name)
 		r.RequestURI = r.URL.RequestURI()
 	}
+}
+
+// withoutQueryParameter removes every name=value pair of the parameter
+// from a raw query and leaves the others exactly as the client sent them:
+// re-encoding the query would reorder and re-escape it, which changes what
+// an upstream that signs or caches by URL sees.
+func withoutQueryParameter(rawQuery, name string) string {
+	var b strings.Builder
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil && k == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
 }
