@@ -176,6 +176,29 @@ func TestStripToken(t *testing.T) {
 			},
 		},
 		{
+			name: "query parameter removed, the others kept byte for byte and in order",
+			from: &TokenSource{Query: "access_token"},
+			req:  request("/search?z=1&access_token=tok&q=a%20b+c&a=%2F&flag"),
+			check: func(t *testing.T, r *http.Request) {
+				if want := "z=1&q=a%20b+c&a=%2F&flag"; r.URL.RawQuery != want {
+					t.Errorf("query = %q, want %q", r.URL.RawQuery, want)
+				}
+				if want := "/search?z=1&q=a%20b+c&a=%2F&flag"; r.RequestURI != want {
+					t.Errorf("RequestURI = %q, want %q", r.RequestURI, want)
+				}
+			},
+		},
+		{
+			name: "escaped parameter name removed",
+			from: &TokenSource{Query: "access_token"},
+			req:  request("/?access%5Ftoken=tok&page=2"),
+			check: func(t *testing.T, r *http.Request) {
+				if r.URL.RawQuery != "page=2" {
+					t.Errorf("query = %q, want %q", r.URL.RawQuery, "page=2")
+				}
+			},
+		},
+		{
 			name: "query parameter removed, others kept",
 			from: &TokenSource{Query: "access_token"},
 			req:  request("/items?page=2&access_token=tok&sort=asc"),
