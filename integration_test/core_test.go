@@ -460,3 +460,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 }
+
+// TestDirectiveOrderAndMatcher: jwt sorts before reverse_proxy without an
+// `order` option, wherever it is written, and takes a matcher.
+func TestDirectiveOrderAndMatcher(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	k := newKey(t, "HS256")
+	c := startCaddy(t, caddyfileFor("\treverse_proxy "+up.Addr()+"\n\tjwt /api/* {\n\t\tsecret "+k.Secret()+"\n\t}\n"))
+
+	check(t, c, up, http.MethodGet, "/public", nil, accepted)
+	check(t, c, up, http.MethodGet, "/api/orders", nil, expectation{http.StatusUnauthorized, challengeMissing})
+	check(t, c, up, http.MethodGet, "/api/orders", bearer(sign(t, k, validClaims())), accepted)
+}
