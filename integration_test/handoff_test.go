@@ -153,7 +153,7 @@ func TestPlaceholders(t *testing.T) {
 			jwtRoute("/email/*", key+"\nuser_claim email", `respond "user={http.auth.user.id}"`)+
 			jwtRoute("/nested-user/*", key+"\nuser_claim profile.login", `respond "user={http.auth.user.id}"`)+
 			jwtRoute("/proxy/*", key, "reverse_proxy "+up.Addr()+" {\n\t\t\theader_up X-Email {http.auth.jwt.email}\n\t\t\theader_up X-Sub {http.auth.user.id}\n\t\t\theader_up X-Phone {http.auth.jwt.phone}\n\t\t}")+
-			jwtRoute("/optional/*", key+"\noptional", `respond "sub={http.auth.jwt.sub}"`)+
+			jwtRoute("/optional/*", key+"\noptional", `respond "sub={http.auth.jwt.sub} user={http.auth.user.id}"`)+
 			"\trespond 404\n",
 		"log {\n\t\toutput stderr\n\t\tformat json\n\t}"))
 
@@ -182,8 +182,8 @@ func TestPlaceholders(t *testing.T) {
 	if got := up.Last(t).Header.Get("X-Phone"); got != "" {
 		t.Errorf("upstream got X-Phone %q for an absent claim, want empty", got)
 	}
-	if resp := get(t, c.URL("/optional/"), nil); resp.StatusCode != http.StatusOK || resp.Body != "sub=" {
-		t.Errorf("anonymous request: %d %q, want 200 %q", resp.StatusCode, resp.Body, "sub=")
+	if resp := get(t, c.URL("/optional/"), nil); resp.StatusCode != http.StatusOK || resp.Body != "sub= user=" {
+		t.Errorf("anonymous request: %d %q, want 200 %q", resp.StatusCode, resp.Body, "sub= user=")
 	}
 }
 
@@ -205,15 +205,25 @@ func TestOptionalMode(t *testing.T) {
 	requireCaddy(t)
 	up := newUpstream(t)
 	k := newKey(t, "HS256")
-	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "secret "+k.Secret()+"\noptional\nclaim_header sub X-User-Id", "reverse_proxy "+up.Addr())))
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "secret "+k.Secret()+"\noptional\nclaim_header sub X-User-Id",
+		"reverse_proxy "+up.Addr()+" {\n\t\t\theader_up X-Placeholder-User {http.auth.user.id}\n\t\t}")))
 
 	check(t, c, up, http.MethodGet, "/", nil, accepted)
 	if got := up.Last(t).Header.Get("X-User-Id"); got != "" {
 		t.Errorf("anonymous request carried X-User-Id %q", got)
 	}
+	// An anonymous request has no user: the placeholder is empty, never
+	// its own text, which an upstream would take for a user name.
+	if got := up.Last(t).Header.Get("X-Placeholder-User"); got != "" {
+		t.Errorf("anonymous request: {http.auth.user.id} = %q, want empty", got)
+	}
+	check(t, c, up, http.MethodGet, "/", bearer(sign(t, k, validClaims("sub", nil))), accepted)
+	if got := up.Last(t).Header.Get("X-Placeholder-User"); got != "" {
+		t.Errorf("token without sub: {http.auth.user.id} = %q, want empty", got)
+	}
 	check(t, c, up, http.MethodGet, "/", bearer(sign(t, k, validClaims())), accepted)
-	if got := up.Last(t).Header.Get("X-User-Id"); got != "user-42" {
-		t.Errorf("X-User-Id = %q, want user-42", got)
+	if got := up.Last(t).Header; got.Get("X-User-Id") != "user-42" || got.Get("X-Placeholder-User") != "user-42" {
+		t.Errorf("X-User-Id = %q, {http.auth.user.id} = %q, want user-42", got.Get("X-User-Id"), got.Get("X-Placeholder-User"))
 	}
 	check(t, c, up, http.MethodGet, "/", bearer(sign(t, newKey(t, "HS256"), validClaims())),
 		expectation{http.StatusUnauthorized, invalidToken(descBadSignature)})
