@@ -99,6 +99,13 @@ func TestSpoofedClaimHeadersAreRemovedOnEveryRequest(t *testing.T) {
 		h.Add("X-User-Id", "admin")
 		h.Add("x-user-id", "admin2")
 		h.Add("X-Role", "superuser")
+		// CGI, FastCGI (php_fastcgi) and WSGI upstreams read X_User_Id,
+		// X.User.Id and X-User-Id as the same HTTP_X_USER_ID variable.
+		// Caddy itself drops such spellings (GHSA-f59h-q822-g45g); this
+		// keeps the guarantee checked end to end.
+		h["X_User_Id"] = []string{"admin3"}
+		h["X.User.Id"] = []string{"admin4"}
+		h["x_ROLE"] = []string{"superuser2"}
 		return h
 	}
 	cases := []struct {
@@ -132,6 +139,11 @@ func TestSpoofedClaimHeadersAreRemovedOnEveryRequest(t *testing.T) {
 			}
 			if vs := got.Values("X-Role"); len(vs) != 0 {
 				t.Errorf("X-Role = %q, want absent", vs)
+			}
+			for name, vs := range got {
+				if n := strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(name)); (n == "x-user-id" || n == "x-role") && name != "X-User-Id" {
+					t.Errorf("upstream got the spoofed %s: %q", name, vs)
+				}
 			}
 		})
 	}
