@@ -221,17 +221,43 @@ func (s *tokenSource) strip(r *http.Request) {
 			r.Header[s.name] = kept
 		}
 	case fromCookie:
-		cookies := r.Cookies()
-		r.Header.Del("Cookie")
-		for _, c := range cookies {
-			if c.Name != s.name {
-				r.AddCookie(c)
+		kept := r.Header["Cookie"][:0]
+		for _, line := range r.Header["Cookie"] {
+			if line = withoutCookie(line, s.name); line != "" {
+				kept = append(kept, line)
 			}
+		}
+		if len(kept) == 0 {
+			r.Header.Del("Cookie")
+		} else {
+			r.Header["Cookie"] = kept
 		}
 	case fromQuery:
 		r.URL.RawQuery = withoutQueryParameter(r.URL.RawQuery, s.name)
 		r.RequestURI = r.URL.RequestURI()
 	}
+}
+
+// withoutCookie removes the named cookie from one Cookie header line and
+// leaves the other cookies as the client sent them: parsing and re-adding
+// them would drop every cookie net/http finds invalid (JSON values,
+// backslashes), which the upstream may well rely on.
+func withoutCookie(line, name string) string {
+	var b strings.Builder
+	for pair := range strings.SplitSeq(line, ";") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		if key, _, _ := strings.Cut(pair, "="); strings.TrimSpace(key) == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
 }
 
 // withoutQueryParameter removes every name=value pair of the parameter
