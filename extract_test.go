@@ -3,6 +3,7 @@ package caddyjwt
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,6 +163,17 @@ func TestStripToken(t *testing.T) {
 				b, errB := r.Cookie("b")
 				if errA != nil || errB != nil || a.Value != "1" || b.Value != "2" {
 					t.Errorf("other cookies lost: %q", r.Header.Values("Cookie"))
+				}
+			},
+		},
+		{
+			name: "other cookies kept as sent, also those net/http would not parse",
+			from: &TokenSource{Cookie: "session"},
+			req:  request("/", `Cookie: prefs={"theme":"dark"}; session=tok;lang=en`, `Cookie: a="quoted"; session=tok; path=a\b`),
+			check: func(t *testing.T, r *http.Request) {
+				want := []string{`prefs={"theme":"dark"}; lang=en`, `a="quoted"; path=a\b`}
+				if got := r.Header.Values("Cookie"); !slices.Equal(got, want) {
+					t.Errorf("Cookie = %q, want %q", got, want)
 				}
 			},
 		},
