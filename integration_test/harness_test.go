@@ -5,13 +5,19 @@
 // The harness in this file is shared by every integration test:
 //
 //   - TestMain resolves the Caddy binary: $CADDY_BIN, else one xcaddy build.
-//   - freePort, newUpstream (recording upstream), startCaddy (a Caddy
-//     process with its own admin port, logs, reload), adaptCaddyfile,
-//     runCaddyCommand and runCaddyExpectFailure (configs that must be
-//     refused).
-//   - newKey / writePublicKeyPEM / signToken / rawToken: keys of every
-//     family and tokens, including hand-built hostile ones.
-//   - send: an HTTP client that never follows redirects.
+//   - startCaddy(t, caddyfile) runs `caddy run` with its own admin and HTTP
+//     ports, written into the Caddyfile through the markers {{base}},
+//     {{admin}}, {{site}} and {{http}}; caddyfileFor(body) builds the usual
+//     one-site Caddyfile. The process offers URL, AdminURL, Logs, Reload
+//     and is stopped when the test ends.
+//   - adaptCaddyfile, validateCaddyfile, runCaddyCommand and
+//     runCaddyExpectFailure (configs that must be refused) run Caddy
+//     commands to completion.
+//   - newUpstream(t): a recording upstream (Count, Requests, Last).
+//   - newKey(t, alg) for every algorithm, with PEM writers for the public
+//     key, certificate and private key; sign / signToken (extra JOSE header
+//     fields), rawToken / segment / resign for hand-built hostile tokens.
+//   - send / get / bearer: an HTTP client that never follows redirects.
 package integration_test
 
 import (
