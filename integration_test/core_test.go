@@ -397,7 +397,7 @@ func TestHandleErrorsSeesTheStatus(t *testing.T) {
 	k := newKey(t, "HS256")
 	c := startCaddy(t, caddyfileFor(
 		jwtRoute("/*", "secret "+k.Secret()+"\nrequire_claim role admin", "reverse_proxy "+up.Addr())+
-			"\thandle_errors {\n\t\trespond \"custom {err.status_code}\" {err.status_code}\n\t}\n"))
+			"\thandle_errors {\n\t\trespond \"custom {err.status_code}: {err.message}\" {err.status_code}\n\t}\n"))
 
 	cases := []struct {
 		name   string
@@ -405,10 +405,11 @@ func TestHandleErrorsSeesTheStatus(t *testing.T) {
 		want   expectation
 		body   string
 	}{
-		{"missing", nil, expectation{http.StatusUnauthorized, challengeMissing}, "custom 401"},
-		{"invalid", bearer("garbage"), expectation{http.StatusUnauthorized, invalidToken(descMalformed)}, "custom 401"},
-		{"ambiguous", http.Header{"Authorization": {"Bearer a.b.c", "Bearer d.e.f"}}, expectation{http.StatusBadRequest, challengeInvalidRequest}, "custom 400"},
-		{"forbidden", bearer(sign(t, k, validClaims("role", "user"))), expectation{http.StatusForbidden, challengeInsufficientScope}, "custom 403"},
+		{"missing", nil, expectation{http.StatusUnauthorized, challengeMissing}, "custom 401: no token"},
+		{"invalid", bearer("garbage"), expectation{http.StatusUnauthorized, invalidToken(descMalformed)}, "custom 401: " + descMalformed},
+		{"expired", bearer(sign(t, k, validClaims("exp", 1000))), expectation{http.StatusUnauthorized, invalidToken(descExpired)}, "custom 401: " + descExpired},
+		{"ambiguous", http.Header{"Authorization": {"Bearer a.b.c", "Bearer d.e.f"}}, expectation{http.StatusBadRequest, challengeInvalidRequest}, "custom 400: more than one token in the request"},
+		{"forbidden", bearer(sign(t, k, validClaims("role", "user"))), expectation{http.StatusForbidden, challengeInsufficientScope}, "custom 403: the token does not grant access to this resource"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
