@@ -227,6 +227,13 @@ func TestTokenLocations(t *testing.T) {
 			check(t, c, up, http.MethodGet, tc.path, tc.header, tc.want)
 		})
 	}
+
+	// Tokens in URLs leak into logs: the operator is warned at load.
+	for _, warning := range []string{"tokens read from the query string end up in access logs", "from query without strip_token"} {
+		if !strings.Contains(c.Logs(), warning) {
+			t.Errorf("no warning %q in Caddy's log", warning)
+		}
+	}
 }
 
 // TestResponses walks SPEC.md's responses table: for each situation the
