@@ -169,8 +169,8 @@ func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 	logs := s.caddy.Logs()
 
 	ready := jwtLogEntries(logs, "jwt verifier ready")
-	if len(ready) != 6 {
-		t.Fatalf("%d 'jwt verifier ready' lines, want one per jwt handler (6)", len(ready))
+	if len(ready) != 7 {
+		t.Fatalf("%d 'jwt verifier ready' lines, want one per jwt handler (7)", len(ready))
 	}
 	algorithms := map[string]int{}
 	for _, e := range ready {
@@ -181,8 +181,8 @@ func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 	// are only known once fetched: every algorithm stays allowed, and each
 	// fetched key is still used only with its own.
 	all := `["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA"]`
-	if algorithms[`["ES256"]`] != 3 || algorithms[`["HS256"]`] != 1 || algorithms[all] != 2 {
-		t.Errorf("effective algorithms logged = %v, want [ES256] three times, [HS256] once, and all twice", algorithms)
+	if algorithms[`["ES256"]`] != 4 || algorithms[`["HS256"]`] != 1 || algorithms[all] != 2 {
+		t.Errorf("effective algorithms logged = %v, want [ES256] four times, [HS256] once, and all twice", algorithms)
 	}
 
 	// Fetched key sets are logged when their first fetch ends, loaded or not.
@@ -204,8 +204,8 @@ func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 		}
 		sources[source+" kid="+kid]++
 	}
-	if sources["public_key kid=k1"] != 3 || sources["secret {env.OPS_HMAC_SECRET} kid="] != 1 || len(sources) != 2 {
-		t.Errorf("key sources logged = %v, want the public key (k1) three times and the secret, by its placeholder, once", sources)
+	if sources["public_key kid=k1"] != 4 || sources["secret {env.OPS_HMAC_SECRET} kid="] != 1 || len(sources) != 2 {
+		t.Errorf("key sources logged = %v, want the public key (k1) four times and the secret, by its placeholder, once", sources)
 	}
 	if warnings := jwtLogEntries(logs, secretInConfigWarning); len(warnings) != 0 {
 		t.Errorf("a secret from {env.*} was warned about: %v", warnings)

@@ -15,11 +15,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// opsSite is a Caddy with the jwt handler configured six ways (required,
+// opsSite is a Caddy with the jwt handler configured seven ways (required,
 // optional, with a claim requirement, with an HMAC secret, with a JWKS
-// served over HTTP, with a JWKS URL that never answers) and an access log,
-// so that one run of requests reaches every result that does not need a
-// revocation store.
+// served over HTTP, with a JWKS URL that never answers, with a revocation
+// file) and an access log, so that one run of requests reaches every
+// result.
 type opsSite struct {
 	caddy   *caddyProcess
 	key     *testKey // ES256, configured with kid k1, also published in the JWKS
@@ -27,6 +27,8 @@ type opsSite struct {
 	hmac    *testKey // HS256, configured as `secret`
 	jwksURL string   // a real JWKS server with key k1
 	downURL string   // a JWKS URL nothing listens on
+	// revokedJTI is on the deny list of the revocation file.
+	revokedJTI string
 }
 
 const opsIssuer = "https://id.example.test"
@@ -48,6 +50,9 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 	t.Cleanup(provider.Close)
 	s.jwksURL = provider.URL + "/jwks.json"
 	s.downURL = fmt.Sprintf("http://127.0.0.1:%d/jwks.json", freePort(t))
+	s.revokedJTI = randomText(t, 16)
+	denyList := fmt.Sprintf(`{"revoked_jti": {%q: %d}}`, s.revokedJTI, time.Now().Add(time.Hour).Unix())
+	revocationFile := writeFile(t, "revoked.json", []byte(denyList))
 
 	body := fmt.Sprintf(`
 	log {
@@ -89,6 +94,13 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 		}
 		reverse_proxy %[2]s
 	}
+	handle /revocable/* {
+		jwt {
+			public_key %[1]s k1
+			revocation file %[5]s
+		}
+		reverse_proxy %[2]s
+	}
 	handle {
 		jwt {
 			public_key %[1]s k1
@@ -97,7 +109,7 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 			from cookie session
 		}
 		reverse_proxy %[2]s
-	}`, pub, up, s.jwksURL, s.downURL)
+	}`, pub, up, s.jwksURL, s.downURL, revocationFile)
 	// The secret comes from the environment, as the README advises: a
 	// literal secret is part of the config, which Caddy itself shows (in
 	// its debug log and on the admin API's /config/).
@@ -177,6 +189,7 @@ func (s *opsSite) mixedRequests(t *testing.T) []opsRequest {
 	add(opsRequest{path: "/admin", token: es("role", "admin"), status: 200, result: "allowed", verified: true})
 	add(opsRequest{path: "/hs", token: sign(t, s.hmac, validClaims("jti", randomText(t, 16))), status: 200, result: "allowed", verified: true})
 	add(opsRequest{path: "/jwks", token: es(), status: 200, result: "allowed", verified: true})
+	add(opsRequest{path: "/revocable", token: es(), status: 200, result: "allowed", verified: true})
 	add(opsRequest{path: "/anon", status: 200, result: "anonymous"})
 
 	for range 2 {
@@ -206,6 +219,8 @@ func (s *opsSite) mixedRequests(t *testing.T) []opsRequest {
 	add(opsRequest{path: "/api", token: wrongAud, status: 401, result: "bad_claims", verified: true, logged: claimsOf(wrongAud, "bad_claims", "the token's audience is not accepted")})
 	noRole := es("role", "viewer")
 	add(opsRequest{path: "/admin", token: noRole, status: 403, result: "forbidden", verified: true, logged: claimsOf(noRole, "forbidden", "the token does not grant access to this resource")})
+	revoked := es("jti", s.revokedJTI)
+	add(opsRequest{path: "/revocable", token: revoked, status: 401, result: "revoked", verified: true, logged: claimsOf(revoked, "revoked", "the token has been revoked")})
 	stranded := es()
 	add(opsRequest{path: "/down", token: stranded, status: 503, result: "unavailable", verified: true, logged: claimsOf(stranded, "unavailable", "signing keys are not available")})
 	return reqs
@@ -288,6 +303,9 @@ func TestMetricsCountEveryRequestByResultOnTheAdminEndpoint(t *testing.T) {
 		}
 	}
 	for _, result := range allResults {
+		if want[result] == 0 {
+			t.Errorf("the mixed run has no request with result %s", result)
+		}
 		series := `caddy_jwt_requests_total{result="` + result + `"}`
 		if got := after[series] - before[series]; got != want[result] {
 			t.Errorf("%s moved by %v, want %v", series, got, want[result])
@@ -309,6 +327,15 @@ func TestMetricsCountEveryRequestByResultOnTheAdminEndpoint(t *testing.T) {
 	}
 	if !caddyOwn {
 		t.Error("Caddy's own caddy_http_request_duration_seconds is not on the same endpoint")
+	}
+
+	// The revocation file answers from memory, one lookup per token that
+	// reaches it: one valid, one revoked.
+	for outcome, want := range map[string]float64{"valid": 1, "revoked": 1, "cached": 0, "error": 0} {
+		series := `caddy_jwt_revocation_lookups_total{outcome="` + outcome + `"}`
+		if got := after[series] - before[series]; got != want {
+			t.Errorf("%s moved by %v, want %v", series, got, want)
+		}
 	}
 
 	// The JWKS collectors: background fetches, so at least, not exactly.
