@@ -36,6 +36,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if found.raw == "" {
 		if h.Optional {
 			provideClaimPlaceholders(r, anonymousPlaceholders)
+			setUserID(r, "")
 			requestsByReason[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
@@ -97,7 +98,7 @@ func (h *Handler) checkRequirements(token *verifiedToken) reason {
 // so that a request with a known token formats nothing and encodes no JSON.
 // It is only read after it is made: requests share it.
 type handOff struct {
-	// userID is the user claim's value as {http.auth.user.id}; nil when
+	// userID is the user claim's value as {http.auth.user.id}, "" when
 	// the claim is missing or unsafe. Kept as an interface so that setting
 	// it does not box the string again on every request.
 	userID any
@@ -116,7 +117,7 @@ type handOffHeader struct {
 }
 
 func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
-	ho := &handOff{headers: make([]handOffHeader, len(h.headers))}
+	ho := &handOff{userID: "", headers: make([]handOffHeader, len(h.headers))}
 	if v, ok := h.userClaim.lookup(claims); ok {
 		if s := formatClaim(v); safeHeaderValue(s) {
 			ho.userID = s
@@ -166,11 +167,8 @@ func lookupClaimName(claims map[string]any, name string) (any, bool) {
 // if asked to.
 func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
 	ho := token.handOff
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if ho.userID != nil {
-		repl.Set("http.auth.user.id", ho.userID)
-	}
-	repl.Map(ho.placeholders)
+	provideClaimPlaceholders(r, ho.placeholders)
+	setUserID(r, ho.userID)
 
 	if len(h.headers) > 0 {
 		// One allocation for all the header values of this request. Each
@@ -201,6 +199,16 @@ func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken
 			}
 		}
 	}
+}
+
+// setUserID sets {http.auth.user.id}, which Caddy's access log shows as
+// user_id, from the user claim. It is empty for an anonymous request or a
+// token without a usable user claim: left unset, the placeholder would
+// reach `header_up X-User {http.auth.user.id}` as its own text, which an
+// upstream would take for a user name.
+func setUserID(r *http.Request, user any) {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", user)
 }
 
 const claimPlaceholderPrefix = "http.auth.jwt."

@@ -248,7 +248,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.Revocation != nil {
-		if h.revocation, err = h.Revocation.provision(ctx, h.logger); err != nil {
+		var stop func()
+		h.revocation, stop, err = h.Revocation.provision(ctx, h.logger)
+		if stop != nil {
+			h.cleanups = append(h.cleanups, stop)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -187,6 +188,7 @@ func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySource
 		if err != nil {
 			return nil, 0, err
 		}
+		h.noteSecretSource(key, ks.Secret.Value)
 		static.keys = append(static.keys, key)
 	}
 	for _, pk := range ks.PublicKeys {
@@ -210,6 +212,22 @@ func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySource
 	}
 	scope.sources = append(scope.sources, remote...)
 	return scope, offered, nil
+}
+
+// runtimePlaceholder matches a secret given wholly as a placeholder the
+// handler resolves at load, such as {env.JWT_SECRET} or {file./run/jwt}.
+var runtimePlaceholder = regexp.MustCompile(`^\{(env|file)\.[^{}]+\}$`)
+
+// noteSecretSource names where a secret came from in its provisioning log
+// line (the placeholder, never the value), and warns when the secret is
+// written in the config itself: Caddy shows its config in its debug log
+// and on the admin API's /config/, secrets included.
+func (h *Handler) noteSecretSource(key *verificationKey, configured string) {
+	if runtimePlaceholder.MatchString(configured) {
+		key.source = "secret " + configured
+		return
+	}
+	h.logger.Warn("secret is written in the config, where Caddy's debug log and admin API show it; use {env.*} or {file.*} instead")
 }
 
 // hasRemoteKeys reports whether any keys come from JWKS or discovery, whose
@@ -261,7 +279,7 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 		return nil, reasonBadType
 	}
 
-	claimsJSON, claims, ok := decodeClaims(raw[headerEnd+1 : payloadEnd])
+	claimsJSON, claims, ok := decodeClaimsSegment(raw[headerEnd+1 : payloadEnd])
 	if !ok {
 		return nil, reasonMalformed
 	}
@@ -331,10 +349,10 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 	return h, algOK && kidOK && typOK
 }
 
-// decodeClaims reads the claims segment and returns its JSON text too.
+// decodeClaimsSegment reads the claims segment and returns its JSON text too.
 // Numbers keep their JSON text (json.Number) so that they reach headers and
 // placeholders exactly as the issuer wrote them.
-func decodeClaims(seg string) (string, map[string]any, bool) {
+func decodeClaimsSegment(seg string) (string, map[string]any, bool) {
 	s, ok := decodeSegmentString(seg)
 	if !ok {
 		return "", nil, false
