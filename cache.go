@@ -2,7 +2,6 @@ package caddyjwt
 
 import (
 	"context"
-	"encoding/json"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -276,51 +275,20 @@ func (c *tokenCache) clear() {
 // len is the number of entries held.
 func (c *tokenCache) len() int { return int(c.entries.Load()) }
 
-// Estimated heap sizes of what an entry holds, close to what Go's runtime
-// allocates on 64-bit platforms.
-const (
-	cacheEntryOverhead = 512 // the entry, its map slot, the verifiedToken and its hand-on values
-	stringHeaderSize   = 16
-	interfaceSize      = 16
-	mapEntrySize       = 48 // key and value with the map's own slack
-)
+// cacheEntryOverhead estimates the heap of an entry beyond its strings and
+// claims: the entry, its map slot and clock slot, the verifiedToken and its
+// hand-on values.
+const cacheEntryOverhead = 512
 
 // entryCost estimates the heap an entry keeps alive: its segments, the
 // decoded claims and what is handed on from them.
 func entryCost(e *cacheEntry) int {
 	t := e.token
-	cost := cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + valueSize(t.claims)
+	cost := cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + t.claimsSize
 	if t.handOff != nil {
-		for _, hv := range t.handOff.headers {
-			cost += stringHeaderSize + len(hv.value)
-		}
+		cost += len(t.handOff.headers) * interfaceSize
 	}
 	return cost
-}
-
-// valueSize estimates the heap held by a decoded JSON value.
-func valueSize(v any) int {
-	switch val := v.(type) {
-	case string:
-		return stringHeaderSize + len(val)
-	case json.Number:
-		return stringHeaderSize + len(val)
-	case map[string]any:
-		n := 48
-		for k, item := range val {
-			n += mapEntrySize + len(k) + valueSize(item)
-		}
-		return n
-	case []any:
-		n := 24 + interfaceSize*len(val)
-		for _, item := range val {
-			n += valueSize(item)
-		}
-		return n
-	case float64:
-		return 8
-	}
-	return 0
 }
 
 // verifyToken verifies raw through the cache when it is on, and works out

@@ -207,10 +207,13 @@ func fakeVerified(name string, claims map[string]any) (string, *verifiedToken) {
 	claimsJSON := `{"sub":"` + name + `"}`
 	enc := base64.RawURLEncoding.EncodeToString
 	raw := enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte(claimsJSON)) + "." + enc([]byte("sig of "+name))
+	size := 0
 	if claims == nil {
 		claims = map[string]any{"sub": name}
+	} else {
+		size = mapHeaderSize + len(claims)*(mapEntrySize+boxSize+8)
 	}
-	return raw, &verifiedToken{claims: claims, claimsJSON: claimsJSON, subject: name, expiresAt: time.Now().Add(time.Hour)}
+	return raw, &verifiedToken{claims: claims, claimsJSON: claimsJSON, claimsSize: size, subject: name, expiresAt: time.Now().Add(time.Hour)}
 }
 
 func TestVerificationRacingAKeyChangeIsNotCached(t *testing.T) {

@@ -131,24 +131,45 @@ func isBase64URLOf(enc, data string) bool {
 // parseJSONObject parses s, which must hold exactly one JSON object and
 // optional white space around it.
 func parseJSONObject(s string) (map[string]any, bool) {
+	m, _, ok := parseJSONObjectSize(s)
+	return m, ok
+}
+
+// parseJSONObjectSize is parseJSONObject that also estimates the heap the
+// result holds beyond s itself, which the token cache counts against its
+// memory bound.
+func parseJSONObjectSize(s string) (map[string]any, int, bool) {
 	p := jsonParser{s: s}
 	p.skipSpace()
 	if p.i >= len(s) || s[p.i] != '{' {
-		return nil, false
+		return nil, 0, false
 	}
 	m, ok := p.object()
 	if !ok {
-		return nil, false
+		return nil, 0, false
 	}
 	p.skipSpace()
-	return m, p.i == len(s)
+	return m, p.heap, p.i == len(s)
 }
 
 type jsonParser struct {
 	s     string
 	i     int
 	depth int
+	heap  int // estimated bytes allocated for the values so far
 }
+
+// Estimated heap sizes of decoded values on 64-bit platforms: a map's
+// header and, per entry, its slot (name and value) with the map's slack;
+// the box an interface needs for a string or number; a slice header and
+// its elements.
+const (
+	mapHeaderSize = 48
+	mapEntrySize  = 48
+	boxSize       = 16
+	sliceSize     = 24
+	interfaceSize = 16
+)
 
 func (p *jsonParser) skipSpace() {
 	for p.i < len(p.s) {
@@ -176,6 +197,7 @@ func (p *jsonParser) value() (any, bool) {
 		return a, ok
 	case c == '"':
 		s, ok := p.string()
+		p.heap += boxSize
 		return s, ok
 	case c == 't':
 		return true, p.literal("true")
@@ -185,33 +207,41 @@ func (p *jsonParser) value() (any, bool) {
 		return nil, p.literal("null")
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := p.number()
+		p.heap += boxSize
 		return n, ok
 	}
 	return nil, false
 }
 
+// jsonMember is one name and value of an object being read.
+type jsonMember struct {
+	name  string
+	value any
+}
+
+// object reads an object's members into a buffer on the stack first, so
+// that the map is made once at its final size rather than grown (and
+// rehashed) while it is filled.
 func (p *jsonParser) object() (map[string]any, bool) {
 	if p.depth++; p.depth > maxJSONDepth {
 		return nil, false
 	}
 	p.i++ // '{'
-	m := make(map[string]any)
+	var buf [16]jsonMember
+	members := buf[:0]
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '}' {
 		p.i++
 		p.depth--
-		return m, true
+		return map[string]any{}, true
 	}
 	for {
 		p.skipSpace()
 		if p.i >= len(p.s) || p.s[p.i] != '"' {
 			return nil, false
 		}
-		key, ok := p.string()
+		name, ok := p.string()
 		if !ok {
-			return nil, false
-		}
-		if _, dup := m[key]; dup {
 			return nil, false
 		}
 		p.skipSpace()
@@ -223,7 +253,7 @@ func (p *jsonParser) object() (map[string]any, bool) {
 		if !ok {
 			return nil, false
 		}
-		m[key] = v
+		members = append(members, jsonMember{name, v})
 		p.skipSpace()
 		if p.i >= len(p.s) {
 			return nil, false
@@ -231,13 +261,20 @@ func (p *jsonParser) object() (map[string]any, bool) {
 		switch p.s[p.i] {
 		case ',':
 			p.i++
+			continue
 		case '}':
 			p.i++
 			p.depth--
-			return m, true
 		default:
 			return nil, false
 		}
+		p.heap += mapHeaderSize + mapEntrySize*len(members)
+		m := make(map[string]any, len(members))
+		for _, mb := range members {
+			m[mb.name] = mb.value
+		}
+		// A name given twice leaves fewer entries than members.
+		return m, len(m) == len(members)
 	}
 }
 
@@ -269,6 +306,7 @@ func (p *jsonParser) array() ([]any, bool) {
 		case ']':
 			p.i++
 			p.depth--
+			p.heap += sliceSize + interfaceSize*cap(a)
 			return a, true
 		default:
 			return nil, false
@@ -314,6 +352,7 @@ func (p *jsonParser) unquote(from, to int) (string, bool) {
 	if err := json.Unmarshal([]byte(p.s[from:to+1]), &s); err != nil {
 		return "", false
 	}
+	p.heap += len(s) // a new string, not a slice of the input
 	p.i = to + 1
 	return s, true
 }

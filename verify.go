@@ -79,8 +79,10 @@ type verifiedToken struct {
 	notBefore time.Time // zero when the token has no nbf
 
 	// claimsJSON is the decoded claims segment; the claims' strings are
-	// slices of it, so keeping it costs nothing more.
+	// slices of it, so keeping it costs nothing more. claimsSize estimates
+	// the heap of the decoded claims beyond it, for the cache's bound.
 	claimsJSON string
+	claimsSize int
 
 	// handOff is what the handler passes on from a token that passed; set
 	// once, before the token is cached (see cache.go).
@@ -279,11 +281,11 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 		return nil, reasonBadType
 	}
 
-	claimsJSON, claims, ok := decodeClaimsSegment(raw[headerEnd+1 : payloadEnd])
+	claimsJSON, claims, claimsSize, ok := decodeClaimsSegment(raw[headerEnd+1 : payloadEnd])
 	if !ok {
 		return nil, reasonMalformed
 	}
-	token := &verifiedToken{claims: claims, claimsJSON: claimsJSON, algorithm: alg, keyID: header.kid}
+	token := &verifiedToken{claims: claims, claimsJSON: claimsJSON, claimsSize: claimsSize, algorithm: alg, keyID: header.kid}
 	if !token.readRegisteredStrings() {
 		return token, reasonBadClaims
 	}
@@ -349,16 +351,17 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 	return h, algOK && kidOK && typOK
 }
 
-// decodeClaimsSegment reads the claims segment and returns its JSON text too.
-// Numbers keep their JSON text (json.Number) so that they reach headers and
-// placeholders exactly as the issuer wrote them.
-func decodeClaimsSegment(seg string) (string, map[string]any, bool) {
+// decodeClaimsSegment reads the claims segment and returns its JSON text
+// and the estimated heap of the claims too. Numbers keep their JSON text
+// (json.Number) so that they reach headers and placeholders exactly as the
+// issuer wrote them.
+func decodeClaimsSegment(seg string) (string, map[string]any, int, bool) {
 	s, ok := decodeSegmentString(seg)
 	if !ok {
-		return "", nil, false
+		return "", nil, 0, false
 	}
-	claims, ok := parseJSONObject(s)
-	return s, claims, ok
+	claims, size, ok := parseJSONObjectSize(s)
+	return s, claims, size, ok
 }
 
 // readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
