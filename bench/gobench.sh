@@ -23,7 +23,7 @@ go test -c -o "$work/bench.test" .
 	for i in $(seq "$rounds"); do
 		"$work/bench.test" -test.run '^$' -test.bench 'BenchmarkServeHTTP|BenchmarkRawVerify' -test.benchmem 2>/dev/null | grep '^Benchmark'
 	done
-		"$work/bench.test" -test.run '^$' -test.bench 'BenchmarkCacheMemory' -test.benchtime 1x -test.benchmem 2>/dev/null | grep '^Benchmark'
+	"$work/bench.test" -test.run '^$' -test.bench 'BenchmarkCacheMemory' -test.benchtime 1x -test.benchmem 2>/dev/null | grep '^Benchmark'
 } >"$work/raw.txt"
 
 awk -f bench/gobench.awk "$work/raw.txt" >"$work/summary.txt"
