@@ -133,7 +133,10 @@ func loadSecret(cfg *SecretKey, allowed algorithmSet) (*verificationKey, error) 
 			algs &^= 1 << a
 			continue
 		}
-		return nil, fmt.Errorf("jwt: secret is %d bytes after placeholder resolution; %s needs at least %d", len(key), a, need)
+		// Tutorials sign with secrets such as "secret": say what to do,
+		// not only what is wrong.
+		return nil, fmt.Errorf("jwt: secret is %d bytes; %s needs at least %d (RFC 7518 §3.2), since a short secret can be guessed from any token it signed: "+
+			"use a random one, e.g. from `openssl rand -hex %d`, and sign the tokens with that same secret", len(key), a, need, need)
 	}
 	return &verificationKey{algorithms: algs, material: key, source: "secret"}, nil
 }

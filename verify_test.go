@@ -307,7 +307,7 @@ func TestProvisionRefusesUnsafeConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"no keys", Handler{}, "no keys configured"},
-		{"short secret", Handler{KeySources: KeySources{Secret: &SecretKey{Value: "short"}}}, "secret is 5 bytes after placeholder resolution; HS256 needs at least 32"},
+		{"short secret", Handler{KeySources: KeySources{Secret: &SecretKey{Value: "short"}}}, "secret is 5 bytes; HS256 needs at least 32"},
 		{"secret from unset variable", Handler{KeySources: KeySources{Secret: &SecretKey{Value: "{env.CADDY_JWT_TEST_UNSET}"}}}, "secret"},
 		{"HS512 asked for with a 32-byte secret", Handler{KeySources: KeySources{Secret: &SecretKey{Value: testSecret}}, Algorithms: []string{"HS512"}}, "HS512 needs at least 64"},
 		{"none in algorithms", Handler{KeySources: KeySources{Secret: &SecretKey{Value: testSecret}}, Algorithms: []string{"HS256", "none"}}, "never accepted"},
