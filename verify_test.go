@@ -256,7 +256,7 @@ func TestHeaderChecks(t *testing.T) {
 		{"typ JWT refused", sign(t, jwt.SigningMethodHS256, key, validClaims(), nil), reasonBadType},
 		{"critical extension refused", sign(t, jwt.SigningMethodHS256, key, validClaims(), map[string]any{"typ": "at+jwt", "crit": []string{"exp"}}), reasonMalformed},
 		{"lifetime over max_lifetime", sign(t, jwt.SigningMethodHS256, key, long, map[string]any{"typ": "at+jwt"}), reasonLifetimeTooLong},
-		{"no iat under max_lifetime", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"exp": now.Add(time.Minute).Unix()}, map[string]any{"typ": "at+jwt"}), reasonLifetimeTooLong},
+		{"no iat under max_lifetime", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"exp": now.Add(time.Minute).Unix()}, map[string]any{"typ": "at+jwt"}), reasonNoIssuedAt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
