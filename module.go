@@ -181,9 +181,10 @@ type PublicKeyFile struct {
 	// Path of the PEM file.
 	Path string `json:"path,omitempty"`
 
-	// The key ID. When set, only tokens whose header `kid` equals it are
-	// verified with this key; when empty, the key verifies tokens
-	// regardless of their `kid`.
+	// The key ID. When set, a token whose header names another `kid` is
+	// never verified with this key (a token naming no `kid` may be). When
+	// empty, the key verifies tokens whatever their `kid`, except tokens
+	// whose `kid` some other key has exactly. Default: empty.
 	KeyID string `json:"kid,omitempty"`
 }
 
