@@ -1,6 +1,7 @@
 package caddyjwt
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -174,6 +175,11 @@ func loadPublicKeyFile(cfg *PublicKeyFile, allowed algorithmSet) (*verificationK
 
 // parsePublicKeyPEM returns the first public key found in PEM data.
 func parsePublicKeyPEM(data []byte) (any, error) {
+	// ssh-keygen, which some tutorials use to make RS256 keys, writes its
+	// public key in OpenSSH format; say how to convert it.
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("ssh-")) {
+		return nil, errors.New("this is an OpenSSH public key, not PEM; convert it with `ssh-keygen -e -m PKCS8 -f <file>`")
+	}
 	for {
 		block, rest := pem.Decode(data)
 		if block == nil {
@@ -194,7 +200,7 @@ func parsePublicKeyPEM(data []byte) (any, error) {
 		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
 			// A private key in the edge's config is a leak waiting to
 			// happen; the edge only ever needs the public half.
-			return nil, fmt.Errorf("found a %s; give the public key instead (caddy jwt keygen writes both)", block.Type)
+			return nil, fmt.Errorf("found a %s; give the public key instead (`openssl pkey -in <file> -pubout` prints it; caddy jwt keygen writes both)", block.Type)
 		}
 	}
 }

@@ -301,6 +301,9 @@ func TestProvisionRefusesUnsafeConfig(t *testing.T) {
 	privDER, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
 	privPath := filepath.Join(t.TempDir(), "private.pem")
 	_ = os.WriteFile(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}), 0o600)
+	// What ssh-keygen writes as <name>.pub.
+	sshPubPath := filepath.Join(t.TempDir(), "jwtRS256.key.pub")
+	_ = os.WriteFile(sshPubPath, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHX5Iuj4hvaBqsXcJDhp8QMBcx7uRx1AUmaDJYEG0PnO user@host\n"), 0o644)
 	tests := []struct {
 		name    string
 		h       Handler
@@ -314,6 +317,7 @@ func TestProvisionRefusesUnsafeConfig(t *testing.T) {
 		{"HMAC listed with only asymmetric keys", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: writePublicKeyPEM(t, &rsaKey.PublicKey)}}}, Algorithms: []string{"RS256", "HS256"}}, "no configured key can verify it"},
 		{"secret with only asymmetric algorithms", Handler{KeySources: KeySources{Secret: &SecretKey{Value: testSecret}}, Algorithms: []string{"RS256"}}, "has no HS256"},
 		{"private key as public_key", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: privPath}}}}, "give the public key instead"},
+		{"OpenSSH public key as public_key", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: sshPubPath}}}}, "OpenSSH public key, not PEM; convert it with `ssh-keygen -e -m PKCS8"},
 		{"RSA below 2048 bits", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: writePublicKeyPEM(t, &smallRSA.PublicKey)}}}}, "at least 2048"},
 	}
 	for _, tt := range tests {
