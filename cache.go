@@ -38,10 +38,10 @@ var (
 // Only tokens whose signature and claims held are stored, so garbage sent by
 // an attacker can never evict a real entry. Entries are found by a seeded
 // 64-bit hash of the token and then compared with it in full (see
-// cacheEntry.matches): two different tokens never share an entry. exp and nbf are
-// checked again on every hit; revocation is checked on every request by the
-// handler anyway. The whole cache is dropped when any key set changes, and a
-// config reload makes a new handler with a new cache.
+// cacheEntry.matches): two different tokens never share an entry. exp and
+// nbf are checked again on every hit; revocation is checked on every
+// request by the handler anyway. The whole cache is dropped when any key
+// set changes, and a config reload makes a new handler with a new cache.
 type tokenCache struct {
 	seed   maphash.Seed
 	shards []cacheShard
@@ -108,8 +108,8 @@ func (e *cacheEntry) matches(raw string) bool {
 		isBase64URLOf(raw[headerEnd+1:payloadEnd], e.token.claimsJSON)
 }
 
-// newTokenCache makes a cache of about the given number of entries: 0 means
-// the default, a negative number no cache at all (nil).
+// newTokenCache makes a cache of the given number of entries: 0 means the
+// default, a negative number no cache at all (nil).
 func newTokenCache(entries int) *tokenCache {
 	if entries < 0 {
 		return nil
@@ -228,7 +228,10 @@ func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
 // hit since the hand last passed it. The shard must hold at least one entry
 // and be locked.
 func (c *tokenCache) evict(s *cacheShard) {
-	for {
+	// Hits mark entries without the lock, so in theory they could keep
+	// re-marking everything ahead of the hand; after two full turns the
+	// entry under the hand goes regardless.
+	for steps := 0; ; steps++ {
 		if s.hand >= len(s.slots) {
 			s.hand = 0
 		}
@@ -237,7 +240,7 @@ func (c *tokenCache) evict(s *cacheShard) {
 		if e == nil {
 			continue
 		}
-		if e.referenced.Load() {
+		if e.referenced.Load() && steps < 2*len(s.slots) {
 			e.referenced.Store(false)
 			continue
 		}
