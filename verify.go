@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -389,6 +390,9 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 // checkClaims applies the registered-claim rules to a token whose signature
 // held.
 func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken) reason {
+	if !numericDatesInRange(t.claims) {
+		return reasonBadClaims
+	}
 	mc := jwt.MapClaims(t.claims)
 	if err := scope.validator.Validate(mc); err != nil {
 		return claimsReason(mc, err)
@@ -409,6 +413,30 @@ func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken) reason {
 		}
 	}
 	return reasonAllowed
+}
+
+// maxNumericDate bounds exp, nbf and iat: 2^53 seconds (some 285 million
+// years) is the largest integer a float64 holds exactly.
+const maxNumericDate = 1 << 53
+
+// numericDatesInRange reports whether exp, nbf and iat, when they are
+// numbers, are finite and within ±maxNumericDate seconds. golang-jwt
+// converts a NumericDate to int64 seconds without a range check; beyond
+// int64 (1e19, or 1e400 which parses to +Inf) the result depends on the
+// CPU, and on amd64 it is the far past, so "nbf":1e400 would be valid now.
+// Values of other types are left to the validator, which refuses them.
+func numericDatesInRange(claims map[string]any) bool {
+	for _, name := range [...]string{"exp", "nbf", "iat"} {
+		n, ok := claims[name].(json.Number)
+		if !ok {
+			continue
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsNaN(f) || math.Abs(f) > maxNumericDate {
+			return false
+		}
+	}
+	return true
 }
 
 // claimsReason maps golang-jwt's validation errors to reasons. The most
