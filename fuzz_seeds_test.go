@@ -216,18 +216,29 @@ type namedToken struct {
 // classic JWT attacks (each refused with the reason given).
 func tokenCatalog(tb testing.TB, k *fuzzKeys) (valid, attacks []namedToken) {
 	tb.Helper()
+	valid = validTokens(tb, k)
+	return valid, attackTokens(tb, k, valid)
+}
+
+// joseHeader is a JOSE header with alg, typ JWT, kid unless empty, and the
+// extra members given as JSON text.
+func joseHeader(alg, kid string, extra ...string) string {
+	h := `{"alg":"` + alg + `","typ":"JWT"`
+	if kid != "" {
+		h += `,"kid":"` + kid + `"`
+	}
+	for _, e := range extra {
+		h += "," + e
+	}
+	return h + "}"
+}
+
+// validTokens are tokens the fuzz handler accepts, one per key family.
+func validTokens(tb testing.TB, k *fuzzKeys) []namedToken {
+	tb.Helper()
 	hs := hmacSigner([]byte(fuzzSecret))
 	claims := mustJSON(tb, validClaims(nil))
-	hdr := func(alg, kid string, extra ...string) string {
-		h := `{"alg":"` + alg + `","typ":"JWT"`
-		if kid != "" {
-			h += `,"kid":"` + kid + `"`
-		}
-		for _, e := range extra {
-			h += "," + e
-		}
-		return h + "}"
-	}
+	hdr := joseHeader
 	sign := func(alg string) func(string) []byte {
 		switch alg {
 		case "RS256", "PS256":
@@ -239,7 +250,7 @@ func tokenCatalog(tb testing.TB, k *fuzzKeys) (valid, attacks []namedToken) {
 		}
 		return hs
 	}
-	valid = []namedToken{
+	return []namedToken{
 		{"valid-hs256", compactToken(hdr("HS256", ""), claims, hs), reasonAllowed},
 		{"valid-hs512", compactToken(hdr("HS512", ""), claims, jwtSigner(tb, jwt.SigningMethodHS512, []byte(fuzzSecret))), reasonAllowed},
 		{"valid-rs256-kid", compactToken(hdr("RS256", "rsa-1"), claims, sign("RS256")), reasonAllowed},
@@ -252,6 +263,15 @@ func tokenCatalog(tb testing.TB, k *fuzzKeys) (valid, attacks []namedToken) {
 		{"valid-non-utf8-claim", compactToken(hdr("HS256", ""), "{\"sub\":\"al\xffice\",\"aud\":\"api\",\"exp\":4102444800}", hs), reasonAllowed},
 		{"valid-nested-claims", compactToken(hdr("HS256", ""), `{"sub":"alice","aud":"api","exp":4102444800,"n":`+strings.Repeat("[", 500)+strings.Repeat("]", 500)+`}`, hs), reasonAllowed},
 	}
+}
+
+// attackTokens are the classic JWT attacks, each with the reason the fuzz
+// handler must refuse it with. valid is what validTokens returned.
+func attackTokens(tb testing.TB, k *fuzzKeys, valid []namedToken) []namedToken {
+	tb.Helper()
+	hs := hmacSigner([]byte(fuzzSecret))
+	claims := mustJSON(tb, validClaims(nil))
+	hdr := joseHeader
 
 	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -279,7 +299,7 @@ func tokenCatalog(tb testing.TB, k *fuzzKeys) (valid, attacks []namedToken) {
 	}
 	withClaims := func(extra map[string]any) string { return mustJSON(tb, validClaims(extra)) }
 
-	attacks = []namedToken{
+	return []namedToken{
 		// alg none, in every spelling: RFC 7518 §3.6 unsecured JWS.
 		{"alg-none", compactToken(hdr("none", ""), claims, noSignature), reasonMalformed},
 		{"alg-None", compactToken(hdr("None", ""), claims, noSignature), reasonMalformed},
@@ -358,7 +378,6 @@ func tokenCatalog(tb testing.TB, k *fuzzKeys) (valid, attacks []namedToken) {
 		{"empty-segments", "..", reasonMalformed},
 		{"empty", "", reasonMalformed},
 	}
-	return valid, attacks
 }
 
 func mustDER(tb testing.TB, pub crypto.PublicKey) []byte {
