@@ -35,6 +35,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if found.raw == "" {
 		if h.Optional {
+			provideClaimPlaceholders(r, nil)
 			requestsByReason[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
@@ -95,31 +96,13 @@ func (h *Handler) checkRequirements(token *verifiedToken) reason {
 // user ID and claim placeholders, the claim headers, and strips the token
 // if asked to.
 func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	provideClaimPlaceholders(r, token.claims)
 	if v, ok := h.userClaim.lookup(token.claims); ok {
 		if s := formatClaim(v); safeHeaderValue(s) {
+			repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 			repl.Set("http.auth.user.id", s)
 		}
 	}
-	// Claim placeholders are resolved lazily: most configs read a handful
-	// of claims, and formatting all of them on every request would waste
-	// the work.
-	claims := token.claims
-	repl.Map(func(key string) (any, bool) {
-		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
-		if !ok {
-			return nil, false
-		}
-		v, ok := compileClaimPath(path).lookup(claims)
-		if !ok {
-			return nil, false
-		}
-		s := formatClaim(v)
-		if !safeHeaderValue(s) {
-			return nil, false
-		}
-		return s, true
-	})
 
 	for i := range h.headers {
 		ch := &h.headers[i]
@@ -147,6 +130,32 @@ func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken
 }
 
 const claimPlaceholderPrefix = "http.auth.jwt."
+
+// provideClaimPlaceholders answers {http.auth.jwt.<path>} from the verified
+// claims, nil for an anonymous request. They are resolved lazily: most
+// configs read a handful of claims, and formatting all of them on every
+// request would waste the work. A claim that is absent (or has control
+// characters) is the empty string, as Caddy's placeholders for absent
+// request headers are: otherwise `header_up X-Email {http.auth.jwt.email}`
+// would send the placeholder's literal text to the upstream.
+func provideClaimPlaceholders(r *http.Request, claims map[string]any) {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Map(func(key string) (any, bool) {
+		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
+		if !ok {
+			return nil, false
+		}
+		v, ok := compileClaimPath(path).lookup(claims)
+		if !ok {
+			return "", true
+		}
+		s := formatClaim(v)
+		if !safeHeaderValue(s) {
+			return "", true
+		}
+		return s, true
+	})
+}
 
 // reject answers a request that may not pass. The error goes to Caddy as a
 // caddyhttp.Error, so handle_errors routes can render it; the challenge

@@ -324,18 +324,26 @@ func decodeSegment(seg string, out any, numbers bool) bool {
 // readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
 // strings; a token with another type there is refused rather than guessed at.
 func (t *verifiedToken) readRegisteredStrings() bool {
-	for name, dst := range map[string]*string{"iss": &t.issuer, "sub": &t.subject, "jti": &t.tokenID} {
-		v, ok := t.claims[name]
-		if !ok {
-			continue
-		}
-		s, isString := v.(string)
-		if !isString {
-			return false
-		}
-		*dst = s
+	var ok bool
+	if t.issuer, ok = stringClaim(t.claims, "iss"); !ok {
+		return false
 	}
-	return true
+	if t.subject, ok = stringClaim(t.claims, "sub"); !ok {
+		return false
+	}
+	t.tokenID, ok = stringClaim(t.claims, "jti")
+	return ok
+}
+
+// stringClaim returns a claim that must be a string if present; ok is false
+// only when it is present with another type.
+func stringClaim(claims map[string]any, name string) (s string, ok bool) {
+	v, present := claims[name]
+	if !present {
+		return "", true
+	}
+	s, ok = v.(string)
+	return s, ok
 }
 
 // scopeFor picks the keys that may verify a token from this issuer: with
