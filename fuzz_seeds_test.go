@@ -152,8 +152,8 @@ func newFuzzHandler(tb testing.TB, keys *fuzzKeys) *Handler {
 	return h
 }
 
-// validClaims are claims that satisfy the fuzz handler.
-func validClaims(extra map[string]any) map[string]any {
+// fuzzClaims are claims that satisfy the fuzz handler.
+func fuzzClaims(extra map[string]any) map[string]any {
 	c := map[string]any{"sub": "alice", "aud": fuzzAudience, "iat": fuzzIssuedAt, "exp": fuzzFarFuture}
 	for k, v := range extra {
 		if v == nil {
@@ -237,7 +237,7 @@ func joseHeader(alg, kid string, extra ...string) string {
 func validTokens(tb testing.TB, k *fuzzKeys) []namedToken {
 	tb.Helper()
 	hs := hmacSigner([]byte(fuzzSecret))
-	claims := mustJSON(tb, validClaims(nil))
+	claims := mustJSON(tb, fuzzClaims(nil))
 	hdr := joseHeader
 	sign := func(alg string) func(string) []byte {
 		switch alg {
@@ -270,7 +270,7 @@ func validTokens(tb testing.TB, k *fuzzKeys) []namedToken {
 func attackTokens(tb testing.TB, k *fuzzKeys, valid []namedToken) []namedToken {
 	tb.Helper()
 	hs := hmacSigner([]byte(fuzzSecret))
-	claims := mustJSON(tb, validClaims(nil))
+	claims := mustJSON(tb, fuzzClaims(nil))
 	hdr := joseHeader
 
 	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -297,7 +297,7 @@ func attackTokens(tb testing.TB, k *fuzzKeys, valid []namedToken) []namedToken {
 	nested := func(depth int) string {
 		return `{"sub":"alice","aud":"api","exp":4102444800,"n":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`
 	}
-	withClaims := func(extra map[string]any) string { return mustJSON(tb, validClaims(extra)) }
+	withClaims := func(extra map[string]any) string { return mustJSON(tb, fuzzClaims(extra)) }
 
 	return []namedToken{
 		// alg none, in every spelling: RFC 7518 §3.6 unsecured JWS.
