@@ -3,6 +3,7 @@ package caddyjwt
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -163,19 +164,39 @@ func (s *tokenSource) values(r *http.Request) ([]string, reason) {
 		}
 		return out, reasonAllowed
 	case fromQuery:
-		if r.URL.RawQuery == "" {
-			return nil, reasonAllowed
-		}
-		var out []string
-		for _, v := range r.URL.Query()[s.name] {
-			if v == "" {
-				return nil, reasonMalformed
-			}
-			out = append(out, v)
-		}
-		return out, reasonAllowed
+		return s.tokensFromQuery(r.URL.RawQuery)
 	}
 	return nil, reasonAllowed
+}
+
+// tokensFromQuery returns the values of the parameter in a raw query. It
+// splits on ";" as well as "&": Go's parser skips a pair with a semicolon,
+// but upstreams such as Rack split on it, so a second token hidden after
+// one must count (HTTP parameter pollution). A value that does not decode
+// is malformed rather than skipped, for the same reason.
+func (s *tokenSource) tokensFromQuery(rawQuery string) ([]string, reason) {
+	var out []string
+	for rawQuery != "" {
+		var pair string
+		if i := strings.IndexAny(rawQuery, "&;"); i >= 0 {
+			pair, rawQuery = rawQuery[:i], rawQuery[i+1:]
+		} else {
+			pair, rawQuery = rawQuery, ""
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if key != s.name {
+			continue
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil || v == "" {
+			return nil, reasonMalformed
+		}
+		out = append(out, v)
+	}
+	return out, reasonAllowed
 }
 
 // tokenFromHeader returns the token in one header value, and whether the

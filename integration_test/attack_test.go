@@ -233,6 +233,27 @@ func TestAttackTable(t *testing.T) {
 	})
 }
 
+// TestQueryTokenSmuggledAfterSemicolon: Go's query parser skips a pair
+// with a semicolon, but upstreams such as Rack split on ";" too. A second
+// token hidden that way must make the request ambiguous (400), or the
+// upstream could read an unverified token beside the verified one.
+func TestQueryTokenSmuggledAfterSemicolon(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	key := newKey(t, "HS256")
+	good := sign(t, key, validClaims())
+	forged := sign(t, newKey(t, "HS256"), validClaims("sub", "admin"))
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nfrom query access_token", "reverse_proxy "+up.Addr())))
+
+	check(t, c, up, http.MethodGet, "/?access_token="+good, nil, accepted)
+	check(t, c, up, http.MethodGet, "/?access_token="+good+"&x=1;access_token="+forged, nil, expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/?access_token="+good+";access_token="+forged, nil, expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/?access_token=%zz&access_token="+good, nil, expectation{http.StatusUnauthorized, invalidToken(descMalformed)})
+	// The same token twice, or other parameters with semicolons, are fine.
+	check(t, c, up, http.MethodGet, "/?access_token="+good+";access_token="+good, nil, accepted)
+	check(t, c, up, http.MethodGet, "/?a=1;b=2&access_token="+good, nil, accepted)
+}
+
 // rawGet sends a GET with one extra header line over a fresh connection,
 // for requests net/http's client would refuse to send, and returns the
 // status Caddy answered with. An error means Caddy closed the connection
