@@ -111,6 +111,12 @@ func (h *Handler) provisionVerifier(ctx caddy.Context) (*tokenVerifier, error) {
 	if !anyKeys {
 		return nil, fmt.Errorf("jwt: no keys configured: give at least one secret, public_key, jwks or issuer with discover")
 	}
+	// Keys from a URL never verify HMAC, so with remote keys the check
+	// below that every listed algorithm has a key cannot run; an HS*
+	// algorithm without any secret is still a list that can never verify.
+	if hs := v.algorithms & hmacAlgorithms; len(h.Algorithms) > 0 && hs != 0 && !h.hasSecret() && h.hasRemoteKeys() {
+		return nil, fmt.Errorf("jwt: algorithms lists %s, but no configured key can verify it: HMAC needs a secret (keys from jwks and discover never verify HMAC)", hs)
+	}
 
 	var offered algorithmSet
 	if !h.KeySources.empty() {
@@ -197,6 +203,20 @@ func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySource
 	}
 	scope.sources = append(scope.sources, remote...)
 	return scope, offered, nil
+}
+
+// hasSecret reports whether an HMAC secret is configured at the top level
+// or for any issuer.
+func (h *Handler) hasSecret() bool {
+	if h.Secret != nil {
+		return true
+	}
+	for _, is := range h.Issuers {
+		if is.Secret != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // hasRemoteKeys reports whether any keys come from JWKS or discovery, whose

@@ -307,3 +307,16 @@ func TestQueryTokenWithoutStripTokenWarns(t *testing.T) {
 		t.Error("the secret appears in caddy validate's output")
 	}
 }
+
+// TestHMACWithOnlyRemoteKeysIsRefused: keys from a JWKS URL never verify
+// HS* tokens, so an allowlist with an HMAC algorithm and no secret can
+// never be right and stops Caddy at load, naming the algorithm.
+func TestHMACWithOnlyRemoteKeysIsRefused(t *testing.T) {
+	requireCaddy(t)
+	res := runCaddyExpectFailure(t, caddyfileFor(jwtRoute("/*", "jwks http://127.0.0.1:1/jwks.json\nalgorithms RS256 HS256", "respond ok")))
+	for _, want := range []string{"jwt: algorithms lists HS256", "HMAC needs a secret"} {
+		if !strings.Contains(res.Output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, lastLines(res.Output(), 3))
+		}
+	}
+}
