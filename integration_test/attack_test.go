@@ -320,3 +320,32 @@ func TestHMACWithOnlyRemoteKeysIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimHeaderSpoofedWithUnderscores: CGI and FastCGI (Caddy's own
+// php_fastcgi included) turn both X-User-Id and X-User_Id into
+// HTTP_X_USER_ID, so a client's X-User_Id is as much a forged claim header
+// as its X-User-Id. Caddy itself drops underscore headers (GHSA-f59h-q822-g45g)
+// and the jwt handler removes the other spellings: none may reach the
+// upstream, with or without a token.
+func TestClaimHeaderSpoofedWithUnderscores(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	key := newKey(t, "HS256")
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nclaim_header sub X-User-Id\noptional", "reverse_proxy "+up.Addr())))
+
+	spoofed := http.Header{"X-User_Id": {"admin"}, "x_user_id": {"admin"}, "X-USER-ID": {"admin"}}
+	withToken := http.Header{"Authorization": {"Bearer " + sign(t, key, validClaims())}}
+	for k, v := range spoofed {
+		withToken[k] = v
+	}
+	for name, header := range map[string]http.Header{"anonymous": spoofed, "with a valid token": withToken} {
+		t.Run(name, func(t *testing.T) {
+			check(t, c, up, http.MethodGet, "/", header, accepted)
+			for k, vs := range up.Last(t).Header {
+				if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), "X-User-Id") && (len(vs) != 1 || vs[0] != "user-42") {
+					t.Errorf("upstream got %s: %q", k, vs)
+				}
+			}
+		})
+	}
+}
