@@ -142,9 +142,12 @@ func newFuzzHandler(tb testing.TB, keys *fuzzKeys) *Handler {
 		StripToken:   true,
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	tb.Cleanup(cancel)
+	tb.Cleanup(func() { _ = h.Cleanup(); cancel() })
 	if err := h.Provision(ctx); err != nil {
 		tb.Fatalf("provisioning the fuzz handler: %v", err)
+	}
+	if err := h.Validate(); err != nil {
+		tb.Fatalf("validating the fuzz handler: %v", err)
 	}
 	// Rejections are the common case while fuzzing; logging each would
 	// drown the output.

@@ -26,3 +26,11 @@ export CADDY_BIN="$build_dir/caddy"
 
 echo "== go test"
 go test -race -count=1 -timeout 20m ./...
+
+# Each fuzz target for a few seconds beyond its seed corpus (the corpora
+# already ran above as regular tests). A crasher is written to
+# testdata/fuzz/<Target>/, fails the run, and from then on is a test case.
+echo "== go test -fuzz"
+for target in $(go test -list '^Fuzz' -run '^$' . | grep '^Fuzz'); do
+	go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZ_TIME:-8s}" .
+done
