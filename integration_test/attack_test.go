@@ -254,6 +254,26 @@ func TestQueryTokenSmuggledAfterSemicolon(t *testing.T) {
 	check(t, c, up, http.MethodGet, "/?a=1;b=2&access_token="+good, nil, accepted)
 }
 
+// TestCookieTokenSmuggledWithSpaces: common cookie parsers (Node's
+// `cookie`, used by Express) trim spaces around names and values and keep
+// the first of two cookies, so `session =forged; session=good` carries two
+// tokens to them. The jwt handler must read it the same way: ambiguous, 400.
+func TestCookieTokenSmuggledWithSpaces(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	key := newKey(t, "HS256")
+	good := sign(t, key, validClaims())
+	forged := sign(t, newKey(t, "HS256"), validClaims("sub", "admin"))
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nfrom cookie session", "reverse_proxy "+up.Addr())))
+
+	cookie := func(v string) http.Header { return http.Header{"Cookie": {v}} }
+	check(t, c, up, http.MethodGet, "/", cookie("session="+good), accepted)
+	check(t, c, up, http.MethodGet, "/", cookie(`session="`+good+`"`), accepted)
+	check(t, c, up, http.MethodGet, "/", cookie("session ="+forged+"; session="+good), expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/", cookie("session= "+forged+" ;session="+good), expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/", cookie("a=1; session ="+good+"; session="+good), accepted)
+}
+
 // rawGet sends a GET with one extra header line over a fresh connection,
 // for requests net/http's client would refuse to send, and returns the
 // status Caddy answered with. An error means Caddy closed the connection
