@@ -369,3 +369,36 @@ func TestClaimHeaderSpoofedWithUnderscores(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimHeadersThatCanNeverWorkAreRefused: a claim in a header that
+// frames the request or carries the credentials would split the request
+// upstream or delete the token before it is read; such configs stop Caddy
+// at load, naming the header.
+func TestClaimHeadersThatCanNeverWorkAreRefused(t *testing.T) {
+	requireCaddy(t)
+	key := newKey(t, "HS256")
+	for _, header := range []string{"Content-Length", "transfer-encoding", "Host", "Connection", "Authorization", "Cookie"} {
+		t.Run(header, func(t *testing.T) {
+			res := runCaddyExpectFailure(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nclaim_header sub "+header, "respond ok")))
+			if want := "jwt: claim_header: " + http.CanonicalHeaderKey(header) + " cannot carry a claim"; !strings.Contains(res.Output(), want) {
+				t.Errorf("output lacks %q:\n%s", want, lastLines(res.Output(), 3))
+			}
+		})
+	}
+}
+
+// TestTooManyTokenSourcesAreRefused: where a token was found is one bit per
+// source, so more than 64 sources stop Caddy at load instead of silently
+// skipping the CSRF check and strip_token for the rest.
+func TestTooManyTokenSourcesAreRefused(t *testing.T) {
+	requireCaddy(t)
+	key := newKey(t, "HS256")
+	var from strings.Builder
+	for i := range 65 {
+		fmt.Fprintf(&from, "\nfrom cookie c%d", i)
+	}
+	res := runCaddyExpectFailure(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+from.String(), "respond ok")))
+	if want := "jwt: from: 65 token sources; at most 64"; !strings.Contains(res.Output(), want) {
+		t.Errorf("output lacks %q:\n%s", want, lastLines(res.Output(), 3))
+	}
+}
