@@ -55,6 +55,11 @@ func (h *Handler) provisionTokenSources() ([]tokenSource, error) {
 	if len(h.From) == 0 {
 		return []tokenSource{{kind: fromHeader, name: "Authorization", scheme: "bearer"}}, nil
 	}
+	// foundToken.in has one bit per source; beyond 64 the CSRF check and
+	// strip_token would miss where a token came from.
+	if len(h.From) > 64 {
+		return nil, fmt.Errorf("jwt: from: %d token sources; at most 64", len(h.From))
+	}
 	out := make([]tokenSource, 0, len(h.From))
 	for _, f := range h.From {
 		var src tokenSource
