@@ -246,17 +246,60 @@ func (s *tokenSource) strip(r *http.Request) {
 			r.Header[s.name] = kept
 		}
 	case fromCookie:
-		cookies := r.Cookies()
-		r.Header.Del("Cookie")
-		for _, c := range cookies {
-			if c.Name != s.name {
-				r.AddCookie(c)
+		kept := r.Header["Cookie"][:0]
+		for _, line := range r.Header["Cookie"] {
+			if line = withoutCookie(line, s.name); line != "" {
+				kept = append(kept, line)
 			}
 		}
+		if len(kept) == 0 {
+			r.Header.Del("Cookie")
+		} else {
+			r.Header["Cookie"] = kept
+		}
 	case fromQuery:
-		q := r.URL.Query()
-		q.Del(s.name)
-		r.URL.RawQuery = q.Encode()
+		r.URL.RawQuery = withoutQueryParameter(r.URL.RawQuery, s.name)
 		r.RequestURI = r.URL.RequestURI()
 	}
+}
+
+// withoutCookie removes the named cookie from one Cookie header line and
+// leaves the other cookies as the client sent them: parsing and re-adding
+// them would drop every cookie net/http finds invalid (JSON values,
+// backslashes), which the upstream may well rely on.
+func withoutCookie(line, name string) string {
+	var b strings.Builder
+	for pair := range strings.SplitSeq(line, ";") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		if key, _, _ := strings.Cut(pair, "="); strings.TrimSpace(key) == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
+}
+
+// withoutQueryParameter removes every name=value pair of the parameter
+// from a raw query and leaves the others exactly as the client sent them:
+// re-encoding the query would reorder and re-escape it, which changes what
+// an upstream that signs or caches by URL sees.
+func withoutQueryParameter(rawQuery, name string) string {
+	var b strings.Builder
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil && k == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
 }

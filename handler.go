@@ -36,6 +36,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if found.raw == "" {
 		if h.Optional {
 			provideClaimPlaceholders(r, nil)
+			h.setUserID(r, nil)
 			requestsByReason[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
@@ -97,12 +98,7 @@ func (h *Handler) checkRequirements(token *verifiedToken) reason {
 // if asked to.
 func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
 	provideClaimPlaceholders(r, token.claims)
-	if v, ok := h.userClaim.lookup(token.claims); ok {
-		if s := formatClaim(v); safeHeaderValue(s) {
-			repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-			repl.Set("http.auth.user.id", s)
-		}
-	}
+	h.setUserID(r, token.claims)
 
 	for i := range h.headers {
 		ch := &h.headers[i]
@@ -127,6 +123,22 @@ func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken
 			}
 		}
 	}
+}
+
+// setUserID sets {http.auth.user.id}, which Caddy's access log shows as
+// user_id, from the user claim. It is empty for an anonymous request or a
+// token without a usable user claim: left unset, the placeholder would
+// reach `header_up X-User {http.auth.user.id}` as its own text, which an
+// upstream would take for a user name.
+func (h *Handler) setUserID(r *http.Request, claims map[string]any) {
+	user := ""
+	if v, ok := h.userClaim.lookup(claims); ok {
+		if s := formatClaim(v); safeHeaderValue(s) {
+			user = s
+		}
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", user)
 }
 
 const claimPlaceholderPrefix = "http.auth.jwt."

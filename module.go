@@ -103,8 +103,10 @@ type Handler struct {
 	// The realm in `WWW-Authenticate` challenges. Default: the request's host.
 	Realm string `json:"realm,omitempty"`
 
-	// Send browsers without a valid token to a login page instead of
-	// answering 401.
+	// Send browser navigations (GET or HEAD preferring text/html) without a
+	// valid token to a login page, with the request URI in a query
+	// parameter, instead of answering 401. Other clients still get 401.
+	// Default: off.
 	Redirect *Redirect `json:"redirect,omitempty"`
 
 	// Cross-site request forgery protection for tokens read from cookies:
@@ -113,8 +115,10 @@ type Handler struct {
 	// came from a header or query parameter are not affected.
 	CSRF string `json:"csrf,omitempty"`
 
-	// Origins (`scheme://host[:port]`) whose cross-origin requests pass the
-	// CSRF check.
+	// Origins (`scheme://host[:port]`, no path) whose cross-origin requests
+	// pass the CSRF check, e.g. `https://app.example.com`. They are compared
+	// with the browser's `Origin` header after lower-casing and dropping a
+	// default port. Not allowed with `csrf off`. Default: none.
 	TrustedOrigins []string `json:"trusted_origin,omitempty"`
 
 	// How many verified tokens to remember, so that a token seen a moment
@@ -244,7 +248,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.Revocation != nil {
-		if h.revocation, err = h.Revocation.provision(ctx, h.logger); err != nil {
+		var stop func()
+		h.revocation, stop, err = h.Revocation.provision(ctx, h.logger)
+		if stop != nil {
+			h.cleanups = append(h.cleanups, stop)
+		}
+		if err != nil {
 			return err
 		}
 	}

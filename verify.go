@@ -197,7 +197,7 @@ func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySource
 	if len(static.keys) > 0 {
 		scope.sources = append(scope.sources, static)
 	}
-	remote, err := h.provisionRemoteKeys(ctx, issuer, ks.JWKS, discover, v.algorithms)
+	remote, err := h.provisionRemoteKeys(ctx, issuer, ks.JWKS, discover, v)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -227,6 +227,13 @@ func TestTokenLocations(t *testing.T) {
 			check(t, c, up, http.MethodGet, tc.path, tc.header, tc.want)
 		})
 	}
+
+	// Tokens in URLs leak into logs: the operator is warned at load.
+	for _, warning := range []string{"tokens read from the query string end up in access logs", "from query without strip_token"} {
+		if !strings.Contains(c.Logs(), warning) {
+			t.Errorf("no warning %q in Caddy's log", warning)
+		}
+	}
 }
 
 // TestResponses walks SPEC.md's responses table: for each situation the
@@ -397,7 +404,7 @@ func TestHandleErrorsSeesTheStatus(t *testing.T) {
 	k := newKey(t, "HS256")
 	c := startCaddy(t, caddyfileFor(
 		jwtRoute("/*", "secret "+k.Secret()+"\nrequire_claim role admin", "reverse_proxy "+up.Addr())+
-			"\thandle_errors {\n\t\trespond \"custom {err.status_code}\" {err.status_code}\n\t}\n"))
+			"\thandle_errors {\n\t\trespond \"custom {err.status_code}: {err.message}\" {err.status_code}\n\t}\n"))
 
 	cases := []struct {
 		name   string
@@ -405,10 +412,11 @@ func TestHandleErrorsSeesTheStatus(t *testing.T) {
 		want   expectation
 		body   string
 	}{
-		{"missing", nil, expectation{http.StatusUnauthorized, challengeMissing}, "custom 401"},
-		{"invalid", bearer("garbage"), expectation{http.StatusUnauthorized, invalidToken(descMalformed)}, "custom 401"},
-		{"ambiguous", http.Header{"Authorization": {"Bearer a.b.c", "Bearer d.e.f"}}, expectation{http.StatusBadRequest, challengeInvalidRequest}, "custom 400"},
-		{"forbidden", bearer(sign(t, k, validClaims("role", "user"))), expectation{http.StatusForbidden, challengeInsufficientScope}, "custom 403"},
+		{"missing", nil, expectation{http.StatusUnauthorized, challengeMissing}, "custom 401: no token"},
+		{"invalid", bearer("garbage"), expectation{http.StatusUnauthorized, invalidToken(descMalformed)}, "custom 401: " + descMalformed},
+		{"expired", bearer(sign(t, k, validClaims("exp", 1000))), expectation{http.StatusUnauthorized, invalidToken(descExpired)}, "custom 401: " + descExpired},
+		{"ambiguous", http.Header{"Authorization": {"Bearer a.b.c", "Bearer d.e.f"}}, expectation{http.StatusBadRequest, challengeInvalidRequest}, "custom 400: more than one token in the request"},
+		{"forbidden", bearer(sign(t, k, validClaims("role", "user"))), expectation{http.StatusForbidden, challengeInsufficientScope}, "custom 403: the token does not grant access to this resource"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -459,4 +467,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
+}
+
+// TestDirectiveOrderAndMatcher: jwt sorts before reverse_proxy without an
+// `order` option, wherever it is written, and takes a matcher.
+func TestDirectiveOrderAndMatcher(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	k := newKey(t, "HS256")
+	c := startCaddy(t, caddyfileFor("\treverse_proxy "+up.Addr()+"\n\tjwt /api/* {\n\t\tsecret "+k.Secret()+"\n\t}\n"))
+
+	check(t, c, up, http.MethodGet, "/public", nil, accepted)
+	check(t, c, up, http.MethodGet, "/api/orders", nil, expectation{http.StatusUnauthorized, challengeMissing})
+	check(t, c, up, http.MethodGet, "/api/orders", bearer(sign(t, k, validClaims())), accepted)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,6 +100,13 @@ func TestSpoofedClaimHeadersAreRemovedOnEveryRequest(t *testing.T) {
 		h.Add("X-User-Id", "admin")
 		h.Add("x-user-id", "admin2")
 		h.Add("X-Role", "superuser")
+		// CGI, FastCGI (php_fastcgi) and WSGI upstreams read X_User_Id,
+		// X.User.Id and X-User-Id as the same HTTP_X_USER_ID variable.
+		// Caddy itself drops such spellings (GHSA-f59h-q822-g45g); this
+		// keeps the guarantee checked end to end.
+		h["X_User_Id"] = []string{"admin3"}
+		h["X.User.Id"] = []string{"admin4"}
+		h["x_ROLE"] = []string{"superuser2"}
 		return h
 	}
 	cases := []struct {
@@ -133,6 +141,11 @@ func TestSpoofedClaimHeadersAreRemovedOnEveryRequest(t *testing.T) {
 			if vs := got.Values("X-Role"); len(vs) != 0 {
 				t.Errorf("X-Role = %q, want absent", vs)
 			}
+			for name, vs := range got {
+				if n := strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(name)); (n == "x-user-id" || n == "x-role") && name != "X-User-Id" {
+					t.Errorf("upstream got the spoofed %s: %q", name, vs)
+				}
+			}
 		})
 	}
 }
@@ -153,7 +166,7 @@ func TestPlaceholders(t *testing.T) {
 			jwtRoute("/email/*", key+"\nuser_claim email", `respond "user={http.auth.user.id}"`)+
 			jwtRoute("/nested-user/*", key+"\nuser_claim profile.login", `respond "user={http.auth.user.id}"`)+
 			jwtRoute("/proxy/*", key, "reverse_proxy "+up.Addr()+" {\n\t\t\theader_up X-Email {http.auth.jwt.email}\n\t\t\theader_up X-Sub {http.auth.user.id}\n\t\t\theader_up X-Phone {http.auth.jwt.phone}\n\t\t}")+
-			jwtRoute("/optional/*", key+"\noptional", `respond "sub={http.auth.jwt.sub}"`)+
+			jwtRoute("/optional/*", key+"\noptional", `respond "sub={http.auth.jwt.sub} user={http.auth.user.id}"`)+
 			"\trespond 404\n",
 		"log {\n\t\toutput stderr\n\t\tformat json\n\t}"))
 
@@ -182,8 +195,8 @@ func TestPlaceholders(t *testing.T) {
 	if got := up.Last(t).Header.Get("X-Phone"); got != "" {
 		t.Errorf("upstream got X-Phone %q for an absent claim, want empty", got)
 	}
-	if resp := get(t, c.URL("/optional/"), nil); resp.StatusCode != http.StatusOK || resp.Body != "sub=" {
-		t.Errorf("anonymous request: %d %q, want 200 %q", resp.StatusCode, resp.Body, "sub=")
+	if resp := get(t, c.URL("/optional/"), nil); resp.StatusCode != http.StatusOK || resp.Body != "sub= user=" {
+		t.Errorf("anonymous request: %d %q, want 200 %q", resp.StatusCode, resp.Body, "sub= user=")
 	}
 }
 
@@ -205,15 +218,25 @@ func TestOptionalMode(t *testing.T) {
 	requireCaddy(t)
 	up := newUpstream(t)
 	k := newKey(t, "HS256")
-	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "secret "+k.Secret()+"\noptional\nclaim_header sub X-User-Id", "reverse_proxy "+up.Addr())))
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "secret "+k.Secret()+"\noptional\nclaim_header sub X-User-Id",
+		"reverse_proxy "+up.Addr()+" {\n\t\t\theader_up X-Placeholder-User {http.auth.user.id}\n\t\t}")))
 
 	check(t, c, up, http.MethodGet, "/", nil, accepted)
 	if got := up.Last(t).Header.Get("X-User-Id"); got != "" {
 		t.Errorf("anonymous request carried X-User-Id %q", got)
 	}
+	// An anonymous request has no user: the placeholder is empty, never
+	// its own text, which an upstream would take for a user name.
+	if got := up.Last(t).Header.Get("X-Placeholder-User"); got != "" {
+		t.Errorf("anonymous request: {http.auth.user.id} = %q, want empty", got)
+	}
+	check(t, c, up, http.MethodGet, "/", bearer(sign(t, k, validClaims("sub", nil))), accepted)
+	if got := up.Last(t).Header.Get("X-Placeholder-User"); got != "" {
+		t.Errorf("token without sub: {http.auth.user.id} = %q, want empty", got)
+	}
 	check(t, c, up, http.MethodGet, "/", bearer(sign(t, k, validClaims())), accepted)
-	if got := up.Last(t).Header.Get("X-User-Id"); got != "user-42" {
-		t.Errorf("X-User-Id = %q, want user-42", got)
+	if got := up.Last(t).Header; got.Get("X-User-Id") != "user-42" || got.Get("X-Placeholder-User") != "user-42" {
+		t.Errorf("X-User-Id = %q, {http.auth.user.id} = %q, want user-42", got.Get("X-User-Id"), got.Get("X-Placeholder-User"))
 	}
 	check(t, c, up, http.MethodGet, "/", bearer(sign(t, newKey(t, "HS256"), validClaims())),
 		expectation{http.StatusUnauthorized, invalidToken(descBadSignature)})
@@ -252,27 +275,19 @@ func TestStripToken(t *testing.T) {
 		}
 	})
 	t.Run("cookie", func(t *testing.T) {
-		check(t, c, up, http.MethodGet, "/cookie/", http.Header{"Cookie": {"theme=dark; session=" + tok + "; lang=en"}}, accepted)
-		last := up.Last(t)
-		if _, ok := last.Cookie("session"); ok {
-			t.Errorf("upstream got the session cookie: %q", last.Header.Values("Cookie"))
-		}
-		if v, _ := last.Cookie("theme"); v != "dark" {
-			t.Errorf("other cookies lost: %q", last.Header.Values("Cookie"))
-		}
-		if v, _ := last.Cookie("lang"); v != "en" {
-			t.Errorf("other cookies lost: %q", last.Header.Values("Cookie"))
+		// The other cookies reach the upstream as sent, including values
+		// net/http would not parse.
+		check(t, c, up, http.MethodGet, "/cookie/", http.Header{"Cookie": {`theme=dark; session=` + tok + `; prefs={"lang":"en"}`}}, accepted)
+		if got, want := up.Last(t).Header.Values("Cookie"), []string{`theme=dark; prefs={"lang":"en"}`}; !slices.Equal(got, want) {
+			t.Errorf("upstream got Cookie %q, want %q", got, want)
 		}
 	})
 	t.Run("query", func(t *testing.T) {
-		check(t, c, up, http.MethodGet, "/query/items?page=2&access_token="+url.QueryEscape(tok)+"&sort=asc", nil, accepted)
-		uri := up.Last(t).URI
-		u, err := url.ParseRequestURI(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(uri, tok) || u.Path != "/query/items" || u.Query().Get("page") != "2" || u.Query().Get("sort") != "asc" {
-			t.Errorf("upstream got %q, want /query/items with page and sort and no token", uri)
+		// The other parameters reach the upstream exactly as sent: same
+		// order, same escaping.
+		check(t, c, up, http.MethodGet, "/query/items?z=1&access_token="+url.QueryEscape(tok)+"&q=a%20b&page=2", nil, accepted)
+		if got, want := up.Last(t).URI, "/query/items?z=1&q=a%20b&page=2"; got != want {
+			t.Errorf("upstream got %q, want %q", got, want)
 		}
 	})
 	t.Run("without strip_token the token is passed on", func(t *testing.T) {

@@ -5,13 +5,19 @@
 // The harness in this file is shared by every integration test:
 //
 //   - TestMain resolves the Caddy binary: $CADDY_BIN, else one xcaddy build.
-//   - freePort, newUpstream (recording upstream), startCaddy (a Caddy
-//     process with its own admin port, logs, reload), adaptCaddyfile,
-//     runCaddyCommand and runCaddyExpectFailure (configs that must be
-//     refused).
-//   - newKey / writePublicKeyPEM / signToken / rawToken: keys of every
-//     family and tokens, including hand-built hostile ones.
-//   - send: an HTTP client that never follows redirects.
+//   - startCaddy(t, caddyfile) runs `caddy run` with its own admin and HTTP
+//     ports, written into the Caddyfile through the markers {{base}},
+//     {{admin}}, {{site}} and {{http}}; caddyfileFor(body) builds the usual
+//     one-site Caddyfile. The process offers URL, AdminURL, Logs, Reload
+//     and is stopped when the test ends.
+//   - adaptCaddyfile, validateCaddyfile, runCaddyCommand and
+//     runCaddyExpectFailure (configs that must be refused) run Caddy
+//     commands to completion.
+//   - newUpstream(t): a recording upstream (Count, Requests, Last).
+//   - newKey(t, alg) for every algorithm, with PEM writers for the public
+//     key, certificate and private key; sign / signToken (extra JOSE header
+//     fields), rawToken / segment / resign for hand-built hostile tokens.
+//   - send / get / bearer: an HTTP client that never follows redirects.
 package integration_test
 
 import (
@@ -360,12 +366,33 @@ func caddyEnv(dir string) []string {
 // process's log is printed if the test failed.
 func startCaddy(t testing.TB, caddyfile string, opts ...caddyOption) *caddyProcess {
 	t.Helper()
-	return startCaddyOnPorts(t, newCaddyPorts(t), caddyfile, opts...)
+	// A port found free may be taken by another process before Caddy
+	// binds it (several test runs share this machine): try fresh ports.
+	for attempt := 1; ; attempt++ {
+		c, err := tryStartCaddy(t, newCaddyPorts(t), caddyfile, opts...)
+		if err == nil {
+			return c
+		}
+		if !strings.Contains(c.Logs(), "address already in use") || attempt == 3 {
+			t.Fatalf("caddy did not become ready: %v\nlog:\n%s", err, c.Logs())
+		}
+	}
 }
 
 // startCaddyOnPorts is startCaddy with ports reserved by the caller, for
 // tests that must know them before writing the Caddyfile.
 func startCaddyOnPorts(t testing.TB, ports caddyPorts, caddyfile string, opts ...caddyOption) *caddyProcess {
+	t.Helper()
+	c, err := tryStartCaddy(t, ports, caddyfile, opts...)
+	if err != nil {
+		t.Fatalf("caddy did not become ready: %v\nlog:\n%s", err, c.Logs())
+	}
+	return c
+}
+
+// tryStartCaddy starts Caddy and waits until it is ready; on error the
+// returned process has exited or been stopped, its log still readable.
+func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...caddyOption) (*caddyProcess, error) {
 	t.Helper()
 	requireCaddy(t)
 	dir := t.TempDir()
@@ -400,9 +427,10 @@ func startCaddyOnPorts(t testing.TB, ports caddyPorts, caddyfile string, opts ..
 	})
 
 	if err := c.waitReady(strings.Contains(caddyfile, "{{site}}") || strings.Contains(caddyfile, "{{http}}")); err != nil {
-		t.Fatalf("caddy did not become ready: %v\nlog:\n%s", err, c.Logs())
+		c.stop()
+		return c, err
 	}
-	return c
+	return c, nil
 }
 
 // waitReady polls, with a deadline, until the admin API answers and, when
@@ -418,8 +446,14 @@ func (c *caddyProcess) waitReady(checkHTTP bool) error {
 		}
 		ready := false
 		if resp, err := client.Get(c.AdminURL() + "/config/"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			ready = resp.StatusCode == http.StatusOK
+			// The admin port might belong to another test's Caddy that
+			// took it first: ours is the one listening on our HTTP port.
+			if checkHTTP && !strings.Contains(string(body), ":"+strconv.Itoa(c.ports.HTTP)+`"`) {
+				ready = false
+			}
 		}
 		if ready && checkHTTP {
 			conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(c.ports.HTTP), time.Second)

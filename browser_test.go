@@ -1,0 +1,493 @@
+package caddyjwt
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+)
+
+// Accept headers as real clients send them.
+const (
+	acceptChrome  = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+	acceptFirefox = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	acceptSafari  = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+)
+
+func TestBrowserNavigationIsToldApartFromAPIClients(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		accept string
+		want   bool
+	}{
+		{"chrome navigation", acceptChrome, true},
+		{"firefox navigation", acceptFirefox, true},
+		{"safari navigation", acceptSafari, true},
+		{"plain text/html", "text/html", true},
+		{"xhtml", "application/xhtml+xml", true},
+		{"html preferred by q", "application/json;q=0.5, text/html", true},
+		{"no accept header", "", false},
+		{"curl default", "*/*", false},
+		{"text wildcard", "text/*", false},
+		{"json", "application/json", false},
+		{"json preferred by q", "text/html;q=0.5, application/json", false},
+		{"tie listed json first", "application/json, text/html", false},
+		{"tie listed html first", "text/html, application/json", true},
+		{"html refused with q=0", "text/html;q=0, */*", false},
+		{"fetch default", "*/*", false},
+		{"garbage", ";;;,,,", false},
+		{"bad q ignored", "text/html;q=abc, application/json", false},
+		{"out of range q ignored", "text/html;q=7, application/json;q=0.5", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := prefersHTML(tc.accept); got != tc.want {
+				t.Errorf("prefersHTML(%q) = %v, want %v", tc.accept, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOnlyGetAndHeadNavigationsAreRedirected(t *testing.T) {
+	lr := mustCompileRedirect(t, &Redirect{URL: "/login/"})
+	for method, want := range map[string]bool{
+		http.MethodGet: true, http.MethodHead: true,
+		http.MethodPost: false, http.MethodPut: false, http.MethodDelete: false, http.MethodOptions: false,
+	} {
+		r := httptest.NewRequest(method, "/app/", nil)
+		r.Header.Set("Accept", acceptChrome)
+		if got := lr.wants(r); got != want {
+			t.Errorf("%s with a browser Accept: wants = %v, want %v", method, got, want)
+		}
+	}
+}
+
+func TestRedirectCarriesTheEscapedRequestURI(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		redirect Redirect
+		request  string
+		wantLoc  string
+		wantNext string
+	}{
+		{
+			name:     "path",
+			redirect: Redirect{URL: "/login/"},
+			request:  "/app/page",
+			wantLoc:  "/login/?next=%2Fapp%2Fpage",
+			wantNext: "/app/page",
+		},
+		{
+			name:     "query is kept and escaped",
+			redirect: Redirect{URL: "/login/"},
+			request:  "/app/search?q=a+b&lang=en",
+			wantLoc:  "/login/?next=%2Fapp%2Fsearch%3Fq%3Da%2Bb%26lang%3Den",
+			wantNext: "/app/search?q=a+b&lang=en",
+		},
+		{
+			name:     "percent-encoded path stays encoded",
+			redirect: Redirect{URL: "/login/"},
+			request:  "/files/a%20b%2Fc",
+			wantNext: "/files/a%20b%2Fc",
+		},
+		{
+			name:     "custom parameter",
+			redirect: Redirect{URL: "https://auth.example.com/login", Param: "return_to"},
+			request:  "/app/",
+			wantLoc:  "https://auth.example.com/login?return_to=%2Fapp%2F",
+			wantNext: "/app/",
+		},
+		{
+			name:     "login URL's own query is kept",
+			redirect: Redirect{URL: "https://auth.example.com/login?client=site"},
+			request:  "/x",
+			wantLoc:  "https://auth.example.com/login?client=site&next=%2Fx",
+			wantNext: "/x",
+		},
+		{
+			name:     "a next in the login URL is replaced, not duplicated",
+			redirect: Redirect{URL: "/login/?next=/elsewhere"},
+			request:  "/x",
+			wantLoc:  "/login/?next=%2Fx",
+			wantNext: "/x",
+		},
+		{
+			name:     "parameter name with special characters",
+			redirect: Redirect{URL: "/login/", Param: "back to"},
+			request:  "/x",
+			wantLoc:  "/login/?back+to=%2Fx",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lr := mustCompileRedirect(t, &tc.redirect)
+			w := httptest.NewRecorder()
+			lr.send(w, httptest.NewRequest(http.MethodGet, tc.request, nil))
+			if w.Code != http.StatusFound {
+				t.Fatalf("status = %d, want 302", w.Code)
+			}
+			loc := w.Header().Get("Location")
+			if tc.wantLoc != "" && loc != tc.wantLoc {
+				t.Errorf("Location = %q, want %q", loc, tc.wantLoc)
+			}
+			if tc.wantNext != "" {
+				if got := nextOf(t, loc, tc.redirect.Param); got != tc.wantNext {
+					t.Errorf("next = %q, want %q", got, tc.wantNext)
+				}
+			}
+			if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
+		})
+	}
+}
+
+// A login page that redirects to `next` as it is given must never be sent
+// off-site: whatever the request, the target stays on the configured login
+// URL and next is a path on this site.
+func TestNextIsNeverAnOpenRedirect(t *testing.T) {
+	lr := mustCompileRedirect(t, &Redirect{URL: "/login/"})
+	for _, target := range []string{
+		"//evil.example/x",
+		"///evil.example/x",
+		"/\\evil.example/x",
+		"/%5Cevil.example",
+		"http://evil.example/x",
+		"https://evil.example//evil.example/x",
+		"/?next=https://evil.example",
+		"/login/?next=//evil.example",
+	} {
+		t.Run(target, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			// Set the raw target as Go's server would have parsed it from
+			// the request line, so the test sees what Caddy sees.
+			u, err := url.ParseRequestURI(target)
+			if err != nil {
+				t.Fatalf("parsing %q: %v", target, err)
+			}
+			r.URL, r.RequestURI = u, target
+			w := httptest.NewRecorder()
+			lr.send(w, r)
+
+			loc, err := url.Parse(w.Header().Get("Location"))
+			if err != nil {
+				t.Fatalf("Location %q does not parse: %v", w.Header().Get("Location"), err)
+			}
+			if loc.Host != "" || loc.Path != "/login/" || len(loc.Query()) != 1 {
+				t.Fatalf("Location %q is not the login page with one parameter", loc)
+			}
+			next := loc.Query().Get("next")
+			if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next[:min(len(next), 2)], "\\") {
+				t.Fatalf("next = %q: not a path on this site", next)
+			}
+			// What a browser would do with it, relative to the login page.
+			base, _ := url.Parse("https://site.example/login/")
+			back, err := base.Parse(next)
+			if err != nil || back.Host != "site.example" {
+				t.Fatalf("next = %q resolves to host %q, want site.example", next, back.Host)
+			}
+		})
+	}
+}
+
+// handle_path and rewrite change r.URL before jwt runs; the user must come
+// back to what they asked for, not to the rewritten path.
+func TestNextIsTheURIBeforeRewrites(t *testing.T) {
+	lr := mustCompileRedirect(t, &Redirect{URL: "/login/"})
+	r := httptest.NewRequest(http.MethodGet, "/app/report?id=7", nil)
+	orig := *r
+	origURL := *r.URL
+	orig.URL = &origURL
+	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+	r.URL.Path = "/report" // what handle_path /app/* leaves
+
+	w := httptest.NewRecorder()
+	lr.send(w, r)
+	if got := nextOf(t, w.Header().Get("Location"), ""); got != "/app/report?id=7" {
+		t.Errorf("next = %q, want /app/report?id=7", got)
+	}
+}
+
+func TestRedirectConfigIsChecked(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"/login/", true},
+		{"https://auth.example.com/login", true},
+		{"http://localhost:9000/login?x=1", true},
+		{"", false},
+		{"login", false},
+		{"../login", false},
+		{"//auth.example.com/login", false},
+		{"javascript:alert(1)", false},
+		{"data:text/html,hi", false},
+		{"https:///login", false},
+		{"/login#top", false},
+		{"%zz", false},
+	} {
+		_, err := compileRedirect(&Redirect{URL: tc.url})
+		if (err == nil) != tc.ok {
+			t.Errorf("redirect %q: err = %v, want ok = %v", tc.url, err, tc.ok)
+		}
+	}
+}
+
+func TestTrustedOriginsAreCheckedAndCanonicalised(t *testing.T) {
+	h := &Handler{TrustedOrigins: []string{"HTTPS://App.Example.com:443"}}
+	if err := h.provisionBrowserProtection(); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "https://api.example.com/x", nil)
+	r.Header.Set("Sec-Fetch-Site", "same-site")
+	r.Header.Set("Origin", "https://app.example.com")
+	if err := h.csrf.Check(r); err != nil {
+		t.Errorf("trusted origin written in another case and with its default port was refused: %v", err)
+	}
+
+	for _, bad := range []string{"app.example.com", "https://app.example.com/", "https://app.example.com/path"} {
+		h := &Handler{TrustedOrigins: []string{bad}}
+		if err := h.provisionBrowserProtection(); err == nil {
+			t.Errorf("trusted_origin %q was accepted", bad)
+		}
+	}
+	h = &Handler{CSRF: "off", TrustedOrigins: []string{"https://app.example.com"}}
+	if err := h.provisionBrowserProtection(); err == nil {
+		t.Error("trusted_origin with csrf off was accepted")
+	}
+}
+
+// The handler as a whole: which requests pass, which get 403 for CSRF, and
+// which are redirected, depending on where the token came from.
+func TestCSRFAppliesOnlyToCookieBorneTokens(t *testing.T) {
+	const secret = "a-test-secret-that-is-32-bytes-!"
+	valid := signHS256(t, secret, time.Now().Add(time.Hour))
+
+	crossSite := func(r *http.Request) {
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		r.Header.Set("Origin", "https://evil.example")
+	}
+	cookie := func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "session", Value: valid}) }
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+valid) }
+	query := func(r *http.Request) { r.URL.RawQuery = "access_token=" + valid }
+
+	for _, tc := range []struct {
+		name    string
+		csrf    string
+		trusted []string
+		method  string
+		set     []func(*http.Request)
+		origin  string // Origin header with no Sec-Fetch-Site (older browsers)
+		want    int
+	}{
+		{name: "cross-site POST with cookie refused", method: "POST", set: []func(*http.Request){cookie, crossSite}, want: 403},
+		{name: "cross-site DELETE with cookie refused", method: "DELETE", set: []func(*http.Request){cookie, crossSite}, want: 403},
+		{name: "old browser cross-origin POST refused", method: "POST", set: []func(*http.Request){cookie}, origin: "https://evil.example", want: 403},
+		{name: "old browser same-origin POST passes", method: "POST", set: []func(*http.Request){cookie}, origin: "http://site.example", want: 200},
+		{name: "same-origin POST with cookie passes", method: "POST", set: []func(*http.Request){cookie, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "same-origin") }}, want: 200},
+		{name: "non-browser POST with cookie passes", method: "POST", set: []func(*http.Request){cookie}, want: 200},
+		{name: "cross-site GET with cookie passes", method: "GET", set: []func(*http.Request){cookie, crossSite}, want: 200},
+		{name: "cross-site POST with bearer header passes", method: "POST", set: []func(*http.Request){bearer, crossSite}, want: 200},
+		{name: "cross-site POST with query token passes", method: "POST", set: []func(*http.Request){query, crossSite}, want: 200},
+		{name: "csrf off lets cross-site POST with cookie pass", csrf: "off", method: "POST", set: []func(*http.Request){cookie, crossSite}, want: 200},
+		{name: "trusted origin passes", trusted: []string{"https://evil.example"}, method: "POST", set: []func(*http.Request){cookie, crossSite}, want: 200},
+		{name: "cross-site POST with cookie and same bearer refused", method: "POST", set: []func(*http.Request){cookie, bearer, crossSite}, want: 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := provisionTestHandler(t, &Handler{
+				KeySources:     KeySources{Secret: &SecretKey{Value: secret}},
+				From:           []*TokenSource{{Cookie: "session"}, {Header: "Authorization"}, {Query: "access_token"}},
+				CSRF:           tc.csrf,
+				TrustedOrigins: tc.trusted,
+			})
+			r := httptest.NewRequest(tc.method, "http://site.example/api/thing", nil)
+			for _, f := range tc.set {
+				f(r)
+			}
+			if tc.origin != "" {
+				r.Header.Set("Origin", tc.origin)
+			}
+			if got := serve(h, r); got != tc.want {
+				t.Errorf("status = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBrowsersWithoutValidTokenAreRedirectedAndAPIClientsChallenged(t *testing.T) {
+	const secret = "a-test-secret-that-is-32-bytes-!"
+	expired := signHS256(t, secret, time.Now().Add(-time.Hour))
+	h := provisionTestHandler(t, &Handler{
+		KeySources: KeySources{Secret: &SecretKey{Value: secret}},
+		From:       []*TokenSource{{Cookie: "session"}},
+		Redirect:   &Redirect{URL: "/login/"},
+		RequireClaims: []*ClaimRequirement{
+			{Path: "role", Values: []string{"admin"}},
+		},
+	})
+	validWithoutRole := signHS256(t, secret, time.Now().Add(time.Hour))
+
+	for _, tc := range []struct {
+		name   string
+		method string
+		accept string
+		cookie string
+		want   int
+	}{
+		{"navigation without cookie", "GET", acceptChrome, "", 302},
+		{"HEAD navigation without cookie", "HEAD", acceptChrome, "", 302},
+		{"navigation with expired cookie", "GET", acceptChrome, expired, 302},
+		{"navigation with garbage cookie", "GET", acceptChrome, "not.a.jwt", 302},
+		{"json client without cookie", "GET", "application/json", "", 401},
+		{"client without Accept", "GET", "", "", 401},
+		{"form POST without cookie", "POST", acceptChrome, "", 401},
+		// A logged-in user who lacks a claim would loop through the login
+		// page forever: they get the 403.
+		{"navigation with valid cookie but missing claim", "GET", acceptChrome, validWithoutRole, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, "http://site.example/app/?a=1", nil)
+			if tc.accept != "" {
+				r.Header.Set("Accept", tc.accept)
+			}
+			if tc.cookie != "" {
+				r.AddCookie(&http.Cookie{Name: "session", Value: tc.cookie})
+			}
+			w := httptest.NewRecorder()
+			got := serveTo(h, w, r)
+			if got != tc.want {
+				t.Fatalf("status = %d, want %d", got, tc.want)
+			}
+			switch got {
+			case 302:
+				if loc := w.Header().Get("Location"); loc != "/login/?next=%2Fapp%2F%3Fa%3D1" {
+					t.Errorf("Location = %q", loc)
+				}
+				if w.Header().Get("WWW-Authenticate") != "" {
+					t.Error("a redirect also carried a WWW-Authenticate challenge")
+				}
+			case 401:
+				if !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer ") {
+					t.Errorf("401 without a Bearer challenge: %q", w.Header().Get("WWW-Authenticate"))
+				}
+			}
+		})
+	}
+}
+
+func TestBrowserSubdirectivesParse(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`jwt {
+		from cookie session
+		redirect https://auth.example.com/login return_to
+		csrf on
+		trusted_origin https://app.example.com https://admin.example.com
+		trusted_origin https://other.example.com
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Redirect == nil || h.Redirect.URL != "https://auth.example.com/login" || h.Redirect.Param != "return_to" {
+		t.Errorf("redirect = %+v", h.Redirect)
+	}
+	if h.CSRF != "on" {
+		t.Errorf("csrf = %q", h.CSRF)
+	}
+	if want := []string{"https://app.example.com", "https://admin.example.com", "https://other.example.com"}; strings.Join(h.TrustedOrigins, " ") != strings.Join(want, " ") {
+		t.Errorf("trusted_origin = %q, want %q", h.TrustedOrigins, want)
+	}
+
+	for _, bad := range []string{
+		"jwt {\n redirect\n}",
+		"jwt {\n redirect /login/ next extra\n}",
+		"jwt {\n csrf maybe\n}",
+		"jwt {\n csrf\n}",
+		"jwt {\n trusted_origin\n}",
+	} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
+	}
+}
+
+func mustCompileRedirect(t *testing.T, cfg *Redirect) *loginRedirect {
+	t.Helper()
+	lr, err := compileRedirect(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lr
+}
+
+func nextOf(t *testing.T, location, param string) string {
+	t.Helper()
+	u, err := url.Parse(location)
+	if err != nil {
+		t.Fatalf("Location %q: %v", location, err)
+	}
+	if param == "" {
+		param = "next"
+	}
+	return u.Query().Get(param)
+}
+
+func signHS256(t *testing.T, secret string, exp time.Time) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "alice",
+		"iat": time.Now().Add(-2 * time.Hour).Unix(),
+		"exp": exp.Unix(),
+	}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func provisionTestHandler(t *testing.T, h *Handler) *Handler {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := h.Provision(ctx); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	t.Cleanup(func() { h.Cleanup() })
+	h.logger = zap.NewNop()
+	return h
+}
+
+// serve runs the handler as Caddy would and returns the status the client
+// gets: the one written, or the one of the returned caddyhttp.Error.
+func serve(h *Handler, r *http.Request) int {
+	return serveTo(h, httptest.NewRecorder(), r)
+}
+
+func serveTo(h *Handler, w *httptest.ResponseRecorder, r *http.Request) int {
+	repl := caddy.NewReplacer()
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	upstream := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	err := h.ServeHTTP(w, r, upstream)
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) {
+		return he.StatusCode
+	}
+	if err != nil {
+		return http.StatusInternalServerError
+	}
+	return w.Code
+}

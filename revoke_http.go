@@ -1,0 +1,212 @@
+package caddyjwt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// The http store's limits. A request waits on the lookup, so the timeout
+// is short; the body is not used, so little of it is read.
+const (
+	httpStoreTimeout   = 2 * time.Second
+	httpStoreBodyLimit = 4096
+
+	// notBeforeHeader optionally carries the subject's last logout, in
+	// Unix seconds, in a 200 answer.
+	notBeforeHeader = "Token-Not-Before"
+)
+
+// httpStore asks the operator's auth service about each token (cached for
+// `cache`): GET the location, with placeholders such as
+// {http.auth.jwt.sub} filled from the token and the request. The answer:
+//
+//	200  the subject's current version in version_header (absent: none),
+//	     and its last logout in Token-Not-Before (absent: none)
+//	404  no record: nothing is revoked
+//	410  this token is revoked (for a URL that names its jti)
+//
+// Anything else, or no answer within the timeout, is a store error.
+type httpStore struct {
+	template      []urlSegment
+	versionHeader string
+	client        *http.Client
+}
+
+// urlSegment is a piece of the location: literal text, or a placeholder
+// filled per request.
+type urlSegment struct {
+	literal     string
+	placeholder string
+	claim       *claimPath // set for {http.auth.jwt.*}
+}
+
+func (rc *RevocationConfig) openHTTPStore() (*httpStore, error) {
+	// {env.*} is resolved now, unescaped, so that it can name the host.
+	envOnly := caddy.NewEmptyReplacer()
+	envOnly.Map(func(key string) (any, bool) {
+		name, ok := strings.CutPrefix(key, "env.")
+		if !ok {
+			return nil, false
+		}
+		return os.LookupEnv(name)
+	})
+	location := envOnly.ReplaceKnown(rc.Location, "")
+	template, err := parseURLTemplate(location)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: revocation http: %v", err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	transport.ResponseHeaderTimeout = httpStoreTimeout
+	transport.DialContext = (&net.Dialer{Timeout: httpStoreTimeout}).DialContext
+	return &httpStore{
+		template:      template,
+		versionHeader: http.CanonicalHeaderKey(rc.VersionHeader),
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   httpStoreTimeout,
+			// A redirect is not an answer we know how to read.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+// parseURLTemplate splits location into literal text and placeholders, and
+// checks that it is an http(s) URL.
+func parseURLTemplate(location string) ([]urlSegment, error) {
+	var (
+		segs     []urlSegment
+		skeleton strings.Builder
+	)
+	rest := location
+	for rest != "" {
+		open := strings.IndexByte(rest, '{')
+		closing := -1
+		if open >= 0 {
+			closing = strings.IndexByte(rest[open:], '}')
+		}
+		if open < 0 || closing < 0 {
+			segs = append(segs, urlSegment{literal: rest})
+			skeleton.WriteString(rest)
+			break
+		}
+		if open > 0 {
+			segs = append(segs, urlSegment{literal: rest[:open]})
+			skeleton.WriteString(rest[:open])
+		}
+		key := rest[open+1 : open+closing]
+		seg := urlSegment{placeholder: key}
+		if path, ok := strings.CutPrefix(key, claimPlaceholderPrefix); ok {
+			p := compileClaimPath(path)
+			seg.claim = &p
+		}
+		segs = append(segs, seg)
+		skeleton.WriteString("x")
+		rest = rest[open+closing+1:]
+	}
+	u, err := url.Parse(skeleton.String())
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("the location must be an http:// or https:// URL")
+	}
+	return segs, nil
+}
+
+func (s *httpStore) close() { s.client.CloseIdleConnections() }
+
+// query implements revocationStore: the URL to ask, which is also what the
+// answer is cached under.
+func (s *httpStore) query(r *http.Request, t *verifiedToken) revocationQuery {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	var b strings.Builder
+	for i := range s.template {
+		seg := &s.template[i]
+		if seg.placeholder == "" {
+			b.WriteString(seg.literal)
+			continue
+		}
+		var val string
+		if seg.claim != nil {
+			if v, ok := seg.claim.lookup(t.claims); ok {
+				val = formatClaim(v)
+			}
+		} else if repl != nil {
+			val, _ = repl.GetString(seg.placeholder)
+		}
+		b.WriteString(escapeURLValue(val))
+	}
+	return revocationQuery{key: b.String(), jti: t.tokenID, subject: t.subject}
+}
+
+// escapeURLValue escapes a value so that it stays one path segment or one
+// query value: a subject like "a/../admin?x=1" cannot change what is asked.
+func escapeURLValue(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// lookup implements revocationStore.
+func (s *httpStore) lookup(ctx context.Context, q revocationQuery) (revocationFacts, error) {
+	var f revocationFacts
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, q.key, nil)
+	if err != nil {
+		return f, errors.New("http: the location does not make a valid URL")
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		// The url.Error would repeat the URL, which names the subject
+		// and may carry an API key.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return f, fmt.Errorf("http: %v", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, httpStoreBodyLimit))
+
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if f.version, f.hasVersion, err = headerInt(resp.Header, s.versionHeader); err != nil {
+			return f, err
+		}
+		notBefore, ok, err := headerInt(resp.Header, notBeforeHeader)
+		if err != nil {
+			return f, err
+		}
+		if ok {
+			f.notBefore = time.Unix(notBefore, 0)
+		}
+	case http.StatusNotFound:
+	case http.StatusGone:
+		f.tokenDenied = true
+	default:
+		return f, fmt.Errorf("http: the auth service answered %d", resp.StatusCode)
+	}
+	return f, nil
+}
+
+// headerInt reads an optional integer header.
+func headerInt(h http.Header, name string) (int64, bool, error) {
+	v := strings.TrimSpace(h.Get(name))
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("http: the auth service's %s header is not an integer", name)
+	}
+	return n, true, nil
+}
+
+// Interface guard
+var _ revocationStore = (*httpStore)(nil)

@@ -1,0 +1,184 @@
+package caddyjwt
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// startTestRedis runs a real redis-server without persistence on a free
+// loopback port for the test, killed by its own PID at the end, and
+// returns its URL. Without redis-server the test skips, except under CI.
+func startTestRedis(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("redis-server is not installed (CI=true): %v", err)
+		}
+		tb.Skip("redis-server is not installed; scripts/install-test-deps.sh installs it")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	url := "redis://127.0.0.1:" + strconv.Itoa(port)
+	client := redisClient(tb, url)
+	deadline := time.Now().Add(10 * time.Second)
+	for client.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			tb.Fatal("redis-server did not answer PING within 10s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	return url
+}
+
+func redisClient(tb testing.TB, url string) *redis.Client {
+	tb.Helper()
+	opts, err := parseRedisLocation(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+func openTestRedisStore(tb testing.TB, url, prefix string) *redisStore {
+	tb.Helper()
+	s, err := (&RevocationConfig{Location: url, Prefix: prefix}).openRedisStore()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.close)
+	return s
+}
+
+func TestRedisStoreReadsTheKeyLayout(t *testing.T) {
+	url := startTestRedis(t)
+	ctx := context.Background()
+	rdb := redisClient(t, url)
+	rdb.Do(ctx, "SET", "jwt:jti:j1", "1", "EXAT", time.Now().Add(time.Hour).Unix())
+	rdb.Do(ctx, "HSET", "jwt:sub:alice", "version", "4", "not_before", "1700000000")
+	rdb.Do(ctx, "HSET", "jwt:sub:bob", "not_before", "1700000000")
+	rdb.Do(ctx, "HSET", "jwt:sub:mallory", "version", "four")
+	s := openTestRedisStore(t, url, "jwt:")
+
+	tests := []struct {
+		name    string
+		q       revocationQuery
+		want    revocationFacts
+		wantErr bool
+	}{
+		{"denied jti", revocationQuery{jti: "j1", subject: "nobody"}, revocationFacts{tokenDenied: true}, false},
+		{"version and logout", revocationQuery{jti: "j2", subject: "alice"}, revocationFacts{hasVersion: true, version: 4, notBefore: time.Unix(1700000000, 0)}, false},
+		{"logout only", revocationQuery{subject: "bob"}, revocationFacts{notBefore: time.Unix(1700000000, 0)}, false},
+		{"nothing known", revocationQuery{jti: "j3", subject: "carol"}, revocationFacts{}, false},
+		{"a garbled version is an error, not a pass", revocationQuery{subject: "mallory"}, revocationFacts{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.lookup(ctx, tt.q)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedisStoreQueryKeysDoNotCollide(t *testing.T) {
+	s := &redisStore{}
+	a := s.query(nil, revokeTestToken(map[string]any{"jti": "ab", "sub": "c"}))
+	b := s.query(nil, revokeTestToken(map[string]any{"jti": "a", "sub": "bc"}))
+	if a.key == b.key {
+		t.Errorf("(ab, c) and (a, bc) share the cache key %q", a.key)
+	}
+	if q := s.query(nil, revokeTestToken(map[string]any{})); q.key != "" {
+		t.Errorf("a token without jti and sub asks %q, want nothing", q.key)
+	}
+}
+
+func TestRevokeCommandWritesWhatTheStoresRead(t *testing.T) {
+	url := startTestRedis(t)
+	now := time.Now()
+	exp := now.Add(time.Hour)
+	path := t.TempDir() + "/revoked.json"
+	for _, store := range []string{"file", "redis"} {
+		location := path
+		if store == "redis" {
+			location = url
+		}
+		for _, o := range []revokeOptions{
+			{jti: "j1", exp: strconv.FormatInt(exp.Unix(), 10)},
+			{subject: "alice", logout: true},
+			{subject: "alice", version: 7, setVersion: true},
+		} {
+			o.store, o.location, o.prefix = store, location, "jwt:"
+			var out bytes.Buffer
+			if err := o.run(context.Background(), &out, now); err != nil {
+				t.Fatalf("%s: %v", store, err)
+			}
+		}
+		var s revocationStore
+		if store == "file" {
+			fs, err := (&RevocationConfig{Location: path, ReloadInterval: caddy.Duration(time.Hour)}).openFileStore(zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fs.close()
+			s = fs
+		} else {
+			s = openTestRedisStore(t, url, "jwt:")
+		}
+		f, err := s.lookup(context.Background(), revocationQuery{jti: "j1", subject: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := revocationFacts{tokenDenied: true, hasVersion: true, version: 7, notBefore: time.Unix(now.Unix(), 0)}
+		if f != want {
+			t.Errorf("%s store after caddy jwt revoke: got %+v, want %+v", store, f, want)
+		}
+	}
+	ttl, err := redisClient(t, url).TTL(context.Background(), "jwt:jti:j1").Result()
+	if err != nil || ttl <= 0 || ttl > time.Hour {
+		t.Errorf("TTL of the denied jti = %v (%v), want up to the token's exp", ttl, err)
+	}
+}
+
+func TestRevokeCommandSkipsAnExpiredToken(t *testing.T) {
+	path := t.TempDir() + "/revoked.json"
+	o := revokeOptions{store: "file", location: path, jti: "old", exp: "1700000000"}
+	var out bytes.Buffer
+	if err := o.run(context.Background(), &out, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("an already expired token was written to the file")
+	}
+	if !bytes.Contains(out.Bytes(), []byte("nothing to deny")) {
+		t.Errorf("output %q does not say there was nothing to do", out.String())
+	}
+}

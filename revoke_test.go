@@ -1,0 +1,191 @@
+package caddyjwt
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+// revokeTestToken makes a verified token with the given claims, as verify would.
+func revokeTestToken(claims map[string]any) *verifiedToken {
+	t := &verifiedToken{claims: claims}
+	t.subject, _ = claims["sub"].(string)
+	t.tokenID, _ = claims["jti"].(string)
+	if iat, ok := claims["iat"].(json.Number); ok {
+		n, _ := iat.Int64()
+		t.issuedAt = time.Unix(n, 0)
+	}
+	return t
+}
+
+// revokeTestRequest is a request as Caddy hands it to the handler.
+func revokeTestRequest() *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "http://example.com/", nil)
+	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+}
+
+func TestRevocationRules(t *testing.T) {
+	const logout = 1_700_000_000
+	c := &revocationCheck{versionClaim: compileClaimPath("ver")}
+	tests := []struct {
+		name    string
+		facts   revocationFacts
+		claims  map[string]any
+		revoked bool
+	}{
+		{"nothing known passes", revocationFacts{}, map[string]any{"sub": "a"}, false},
+		{"denied jti is revoked", revocationFacts{tokenDenied: true}, map[string]any{"jti": "x"}, true},
+		{"lower version is revoked", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("2")}, true},
+		{"equal version passes", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("3")}, false},
+		{"higher version passes", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("4")}, false},
+		{"missing version is revoked when the subject has one", revocationFacts{hasVersion: true, version: 0}, map[string]any{}, true},
+		{"version as a string of digits counts", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": "3"}, false},
+		{"fractional version is revoked", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("3.5")}, true},
+		{"non-numeric version is revoked", revocationFacts{hasVersion: true, version: 1}, map[string]any{"ver": true}, true},
+		{"version claim is ignored without a subject version", revocationFacts{}, map[string]any{"ver": json.Number("0")}, false},
+		{"issued before logout is revoked", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1699999999")}, true},
+		{"issued at logout passes", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1700000000")}, false},
+		{"issued after logout passes", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1700000001")}, false},
+		{"no iat is revoked when the subject logged out", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := c.revoked(revokeTestToken(tt.claims), tt.facts); got != tt.revoked {
+				t.Errorf("revoked = %v, want %v", got, tt.revoked)
+			}
+		})
+	}
+}
+
+func TestVersionClaimIsReadByPath(t *testing.T) {
+	c := &revocationCheck{versionClaim: compileClaimPath("app.token_version")}
+	tok := revokeTestToken(map[string]any{"app": map[string]any{"token_version": json.Number("5")}})
+	if c.revoked(tok, revocationFacts{hasVersion: true, version: 5}) {
+		t.Error("a nested version claim equal to the current version was revoked")
+	}
+	if !c.revoked(tok, revocationFacts{hasVersion: true, version: 6}) {
+		t.Error("a nested version claim lower than the current version passed")
+	}
+}
+
+// newHTTPCheck provisions an http store against srv.
+func newHTTPCheck(t *testing.T, location string, onError string) (*revocationCheck, func()) {
+	t.Helper()
+	rc := &RevocationConfig{Store: "http", Location: location, OnError: onError, Cache: caddy.Duration(time.Minute)}
+	checker, stop, err := rc.provision(caddy.Context{}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checker.(*revocationCheck), stop
+}
+
+func TestStoreErrorDeniesByDefaultAndAllowsWithOnErrorAllow(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	tok := revokeTestToken(map[string]any{"sub": "alice"})
+
+	deny, stop := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "")
+	defer stop()
+	if got := deny.check(revokeTestRequest(), tok); got != reasonRevocationUnavailable {
+		t.Errorf("on_error default: got %v, want revocation unavailable", got)
+	}
+	allow, stop2 := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "allow")
+	defer stop2()
+	if got := allow.check(revokeTestRequest(), tok); got != reasonAllowed {
+		t.Errorf("on_error allow: got %v, want allowed", got)
+	}
+}
+
+func TestLookupsAreCachedButErrorsAreNot(t *testing.T) {
+	var hits atomic.Int32
+	var failing atomic.Bool
+	failing.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if failing.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Token-Version", "2")
+	}))
+	defer srv.Close()
+	c, stop := newHTTPCheck(t, srv.URL+"/v/{http.auth.jwt.sub}", "")
+	defer stop()
+	tok := revokeTestToken(map[string]any{"sub": "alice", "ver": json.Number("1")})
+
+	if got := c.check(revokeTestRequest(), tok); got != reasonRevocationUnavailable {
+		t.Fatalf("store down: got %v", got)
+	}
+	failing.Store(false)
+	if got := c.check(revokeTestRequest(), tok); got != reasonRevoked {
+		t.Fatalf("store back: got %v, want revoked (version 1 < 2)", got)
+	}
+	if got := c.check(revokeTestRequest(), tok); got != reasonRevoked {
+		t.Fatalf("cached: got %v, want revoked", got)
+	}
+	if n := hits.Load(); n != 2 {
+		t.Errorf("store asked %d times, want 2 (the error is not cached, the answer is)", n)
+	}
+}
+
+func TestRevocationCacheExpiresAndStaysBounded(t *testing.T) {
+	c := newRevocationCache(50*time.Millisecond, 100)
+	c.put("k", revocationFacts{tokenDenied: true})
+	if f, ok := c.get("k"); !ok || !f.tokenDenied {
+		t.Fatal("fresh entry not returned")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := c.get("k"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("entry never expired")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	c = newRevocationCache(time.Hour, 100)
+	for i := range 1000 {
+		c.put(strings.Repeat("k", i%50)+string(rune('a'+i%26))+strings.Repeat("x", i/26), revocationFacts{})
+		if len(c.entries) > 100 {
+			t.Fatalf("cache grew to %d entries, bound is 100", len(c.entries))
+		}
+	}
+	c.put(strings.Repeat("y", maxRevocationCacheKey+1), revocationFacts{})
+	if _, ok := c.get(strings.Repeat("y", maxRevocationCacheKey+1)); ok {
+		t.Error("an over-long key was cached")
+	}
+}
+
+func TestProvisionRefusesBadRevocationConfig(t *testing.T) {
+	for name, rc := range map[string]RevocationConfig{
+		"unknown on_error":       {Store: "file", Location: "x.json", OnError: "maybe"},
+		"negative cache":         {Store: "file", Location: "x.json", Cache: -1},
+		"bad version header":     {Store: "http", Location: "http://127.0.0.1/", VersionHeader: "Bad Header"},
+		"http store without URL": {Store: "http", Location: "/v/{http.auth.jwt.sub}"},
+		"redis store with http":  {Store: "redis", Location: "http://127.0.0.1:6379"},
+		"unknown store":          {Store: "ldap", Location: "x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rc := rc
+			_, stop, err := rc.provision(caddy.Context{}, zap.NewNop())
+			if stop != nil {
+				stop()
+			}
+			if err == nil {
+				t.Error("provisioned without error")
+			}
+		})
+	}
+}
