@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -180,6 +181,7 @@ func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySource
 		if err != nil {
 			return nil, 0, err
 		}
+		h.noteSecretSource(key, ks.Secret.Value)
 		static.keys = append(static.keys, key)
 	}
 	for _, pk := range ks.PublicKeys {
@@ -217,6 +219,22 @@ func (h *Handler) hasSecret() bool {
 		}
 	}
 	return false
+}
+
+// runtimePlaceholder matches a secret given wholly as a placeholder the
+// handler resolves at load, such as {env.JWT_SECRET} or {file./run/jwt}.
+var runtimePlaceholder = regexp.MustCompile(`^\{(env|file)\.[^{}]+\}$`)
+
+// noteSecretSource names where a secret came from in its provisioning log
+// line (the placeholder, never the value), and warns when the secret is
+// written in the config itself: Caddy shows its config in its debug log
+// and on the admin API's /config/, secrets included.
+func (h *Handler) noteSecretSource(key *verificationKey, configured string) {
+	if runtimePlaceholder.MatchString(configured) {
+		key.source = "secret " + configured
+		return
+	}
+	h.logger.Warn("secret is written in the config, where Caddy's debug log and admin API show it; use {env.*} or {file.*} instead")
 }
 
 // hasRemoteKeys reports whether any keys come from JWKS or discovery, whose

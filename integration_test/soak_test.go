@@ -284,7 +284,7 @@ func soakRevocationStore(t *testing.T, keys string) (string, bool) {
 // endpoint ("goroutine profile: total N").
 func adminGoroutines(t *testing.T, c *caddyProcess) int {
 	t.Helper()
-	line := firstLine(t, c.AdminURL()+"/debug/pprof/goroutine?debug=1", "goroutine profile: total ")
+	line := adminProfileValue(t, c.AdminURL()+"/debug/pprof/goroutine?debug=1", "goroutine profile: total ")
 	n, err := strconv.Atoi(line)
 	if err != nil {
 		t.Fatalf("goroutine count %q: %v", line, err)
@@ -296,7 +296,7 @@ func adminGoroutines(t *testing.T, c *caddyProcess) int {
 // and returns the bytes of heap in use after it.
 func adminHeapInuse(t *testing.T, c *caddyProcess) int64 {
 	t.Helper()
-	line := firstLine(t, c.AdminURL()+"/debug/pprof/heap?gc=1&debug=1", "# HeapInuse = ")
+	line := adminProfileValue(t, c.AdminURL()+"/debug/pprof/heap?gc=1&debug=1", "# HeapInuse = ")
 	n, err := strconv.ParseInt(line, 10, 64)
 	if err != nil {
 		t.Fatalf("HeapInuse %q: %v", line, err)
@@ -316,9 +316,9 @@ func adminGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-// firstLine fetches url and returns the rest of the first line that starts
+// adminProfileValue fetches url and returns the rest of the first line that starts
 // with prefix.
-func firstLine(t *testing.T, url, prefix string) string {
+func adminProfileValue(t *testing.T, url, prefix string) string {
 	t.Helper()
 	resp, err := testClient.Get(url)
 	if err != nil {

@@ -1,0 +1,190 @@
+package caddyjwt
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// keyPair makes a key pair with keygen in a temp dir and returns the paths
+// of the private and public PEM files.
+func keyPair(t *testing.T, alg string) (priv, pub string) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := runCommand(t, newKeygenCommand, "", "--alg", alg, "--out-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ToLower(alg)
+	return filepath.Join(dir, name+".key.pem"), filepath.Join(dir, name+".pub.pem")
+}
+
+// signedClaims signs with the CLI and returns the token and its claims as
+// the handler's verifier reads them.
+func signedClaims(t *testing.T, pub string, args ...string) (string, map[string]any, map[string]any) {
+	t.Helper()
+	out, err := runCommand(t, newSignCommand, "", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(out)
+	key, err := loadPublicKeyFile(&PublicKeyFile{Path: pub}, allAlgorithms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified, rsn := verifierFor(key).verify(context.Background(), token)
+	if rsn != reasonAllowed {
+		t.Fatalf("the handler refuses the token: %s", rsn)
+	}
+	decoded, err := decodeUnverified(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, decoded.header, verified.claims
+}
+
+func TestSignSetsTheRequestedClaimsAndHeader(t *testing.T) {
+	priv, pub := keyPair(t, "ES256")
+	claimsFile := filepath.Join(t.TempDir(), "claims.json")
+	os.WriteFile(claimsFile, []byte(`{"tenant":"acme","sub":"overridden","realm_access":{"roles":["a"]}}`), 0o644)
+
+	before := time.Now().Unix()
+	_, header, claims := signedClaims(t, pub, "--key", priv, "--kid", "k1", "--typ", "at+jwt",
+		"--sub", "alice", "--iss", "https://issuer.example", "--aud", "api", "--aud", "web",
+		"--exp", "10m", "--claims-json", claimsFile,
+		"--claim", "level=3", "--claim", "admin=true", "--claim", `id="007"`, "--claim", "name=Jane Doe", "--claim", `roles=["x","y"]`)
+
+	if header["kid"] != "k1" || header["typ"] != "at+jwt" || header["alg"] != "ES256" {
+		t.Errorf("header = %v", header)
+	}
+	want := map[string]string{
+		"sub": `"alice"`, "iss": `"https://issuer.example"`, "aud": `["api","web"]`, "tenant": `"acme"`,
+		"realm_access": `{"roles":["a"]}`, "level": `3`, "admin": `true`, "id": `"007"`, "name": `"Jane Doe"`, "roles": `["x","y"]`,
+	}
+	for name, js := range want {
+		got, _ := json.Marshal(claims[name])
+		if string(got) != js {
+			t.Errorf("claim %s = %s, want %s", name, got, js)
+		}
+	}
+	iat, _ := claims["iat"].(json.Number).Int64()
+	exp, _ := claims["exp"].(json.Number).Int64()
+	if iat < before || iat > time.Now().Unix() {
+		t.Errorf("iat = %d, not now", iat)
+	}
+	if exp-iat != 600 {
+		t.Errorf("exp - iat = %d, want 600", exp-iat)
+	}
+	if jti, _ := claims["jti"].(string); len(jti) < 20 {
+		t.Errorf("jti = %q, want a random ID", jti)
+	}
+}
+
+func TestSignGivesEachTokenItsOwnJTI(t *testing.T) {
+	priv, pub := keyPair(t, "EdDSA")
+	_, _, a := signedClaims(t, pub, "--key", priv)
+	_, _, b := signedClaims(t, pub, "--key", priv)
+	if a["jti"] == b["jti"] {
+		t.Fatalf("two tokens share jti %v", a["jti"])
+	}
+	_, _, fixed := signedClaims(t, pub, "--key", priv, "--claim", "jti=chosen")
+	if fixed["jti"] != "chosen" {
+		t.Fatalf("--claim jti ignored: %v", fixed["jti"])
+	}
+}
+
+func TestSignNotBefore(t *testing.T) {
+	priv, _ := keyPair(t, "ES256")
+	now := time.Now()
+	for flag, want := range map[string]int64{
+		"-1m":                  now.Add(-time.Minute).Unix(),
+		"2030-01-02T03:04:05Z": time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).Unix(),
+		"1900000000":           1900000000,
+	} {
+		out, err := runCommand(t, newSignCommand, "", "--key", priv, "--nbf", flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded, _ := decodeUnverified(strings.TrimSpace(out))
+		got, _ := decoded.claims["nbf"].(json.Number).Int64()
+		if got < want-2 || got > want+2 {
+			t.Errorf("--nbf %s: nbf = %d, want %d", flag, got, want)
+		}
+	}
+	if _, err := runCommand(t, newSignCommand, "", "--key", priv, "--nbf", "soon"); err == nil {
+		t.Error("--nbf soon accepted")
+	}
+}
+
+func TestSignRefusesLifetimesOver24hUnlessAllowed(t *testing.T) {
+	priv, pub := keyPair(t, "ES256")
+	if _, err := runCommand(t, newSignCommand, "", "--key", priv, "--exp", "25h"); err == nil || !strings.Contains(err.Error(), "--allow-long") {
+		t.Fatalf("--exp 25h: err = %v, want a refusal naming --allow-long", err)
+	}
+	if _, err := runCommand(t, newSignCommand, "", "--key", priv, "--exp", "24h"); err != nil {
+		t.Fatalf("--exp 24h refused: %v", err)
+	}
+	farExp := "--claim=exp=" + strconv.FormatInt(time.Now().Add(48*time.Hour).Unix(), 10)
+	if _, err := runCommand(t, newSignCommand, "", "--key", priv, farExp); err == nil {
+		t.Fatal("an exp claim 48h away slipped past the limit")
+	}
+	_, _, claims := signedClaims(t, pub, "--key", priv, "--exp", "720h", "--allow-long")
+	iat, _ := claims["iat"].(json.Number).Int64()
+	exp, _ := claims["exp"].(json.Number).Int64()
+	if exp-iat != 720*3600 {
+		t.Fatalf("--allow-long: lifetime %d s", exp-iat)
+	}
+}
+
+func TestSignRefusesKeysThatDoNotFitTheAlgorithm(t *testing.T) {
+	priv, pub := keyPair(t, "ES256")
+	shortSecret := filepath.Join(t.TempDir(), "short")
+	os.WriteFile(shortSecret, []byte("too-short\n"), 0o600)
+	secret32 := filepath.Join(t.TempDir(), "s32")
+	os.WriteFile(secret32, []byte(strings.Repeat("k", 32)+"\n"), 0o600)
+
+	for name, args := range map[string][]string{
+		"no key":                   {},
+		"EC key, RSA alg":          {"--key", priv, "--alg", "RS256"},
+		"EC P-256 key, ES384":      {"--key", priv, "--alg", "ES384"},
+		"EC key, HMAC alg":         {"--key", priv, "--alg", "HS256"},
+		"public key":               {"--key", pub},
+		"none":                     {"--key", priv, "--alg", "none"},
+		"short secret":             {"--key", shortSecret},
+		"32-byte secret for HS512": {"--key", secret32, "--alg", "HS512"},
+		"secret for ES256":         {"--key", secret32, "--alg", "ES256"},
+		"decoded secret too short": {"--key", secret32, "--secret-base64"},
+		"bad claim":                {"--key", priv, "--claim", "novalue"},
+		"negative exp":             {"--key", priv, "--exp", "-5m"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := runCommand(t, newSignCommand, "", args...)
+			if err == nil {
+				t.Fatalf("sign accepted it and printed %q", out)
+			}
+			if out != "" {
+				t.Fatalf("sign printed %q on failure", out)
+			}
+		})
+	}
+}
+
+func TestSignWithRawSecretIsAcceptedByTheHandler(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(path, []byte(strings.Repeat("s", 48)+"\n"), 0o600)
+	out, err := runCommand(t, newSignCommand, "", "--key", path, "--alg", "HS384")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := loadSecret(&SecretKey{Value: "{file." + path + "}"}, allAlgorithms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(out)); rsn != reasonAllowed {
+		t.Fatalf("handler: %s", rsn)
+	}
+}
