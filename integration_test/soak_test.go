@@ -316,8 +316,8 @@ func adminGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-// adminProfileValue fetches url and returns the rest of the first line that starts
-// with prefix.
+// adminProfileValue fetches an admin API profile and returns the rest of
+// the first line that starts with prefix.
 func adminProfileValue(t *testing.T, url, prefix string) string {
 	t.Helper()
 	resp, err := testClient.Get(url)
