@@ -114,9 +114,10 @@ func (h *Handler) provisionVerifier(ctx caddy.Context) (*tokenVerifier, error) {
 	}
 	// Keys from a URL never verify HMAC, so with remote keys the check
 	// below that every listed algorithm has a key cannot run; an HS*
-	// algorithm without any secret is still a list that can never verify.
-	if hs := v.algorithms & hmacAlgorithms; len(h.Algorithms) > 0 && hs != 0 && !h.hasSecret() && h.hasRemoteKeys() {
-		return nil, fmt.Errorf("jwt: algorithms lists %s, but no configured key can verify it: HMAC needs a secret (keys from jwks and discover never verify HMAC)", hs)
+	// algorithm without a secret or a JWKS file is still a list that can
+	// never verify.
+	if hs := v.algorithms & hmacAlgorithms; len(h.Algorithms) > 0 && hs != 0 && !h.hasHMACSource() && h.hasRemoteKeys() {
+		return nil, fmt.Errorf("jwt: algorithms lists %s, but no configured key can verify it: HMAC needs a secret or a JWKS file (keys from a jwks URL or discover never verify HMAC)", hs)
 	}
 
 	var offered algorithmSet
@@ -207,18 +208,29 @@ func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySource
 	return scope, offered, nil
 }
 
-// hasSecret reports whether an HMAC secret is configured at the top level
-// or for any issuer.
-func (h *Handler) hasSecret() bool {
-	if h.Secret != nil {
-		return true
-	}
-	for _, is := range h.Issuers {
-		if is.Secret != nil {
+// hasHMACSource reports whether some configured source can hold HMAC keys:
+// a secret or a JWKS file, at the top level or for any issuer.
+func (h *Handler) hasHMACSource() bool {
+	for _, ks := range h.allKeySources() {
+		if ks.Secret != nil {
 			return true
+		}
+		for _, src := range ks.JWKS {
+			if !src.isURL() {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// allKeySources are the top-level key sources and those of every issuer.
+func (h *Handler) allKeySources() []*KeySources {
+	out := []*KeySources{&h.KeySources}
+	for _, is := range h.Issuers {
+		out = append(out, &is.KeySources)
+	}
+	return out
 }
 
 // runtimePlaceholder matches a secret given wholly as a placeholder the

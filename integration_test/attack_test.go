@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -339,6 +340,18 @@ func TestHMACWithOnlyRemoteKeysIsRefused(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, lastLines(res.Output(), 3))
 		}
 	}
+
+	// A JWKS file may hold HMAC (oct) keys: with one, HS256 is fine.
+	t.Run("a JWKS file with an oct key", func(t *testing.T) {
+		up := newUpstream(t)
+		key := newKey(t, "HS256")
+		set, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
+			"kty": "oct", "kid": "h", "k": base64.RawURLEncoding.EncodeToString(key.Public.([]byte)),
+		}}})
+		file := writeFile(t, "jwks.json", set)
+		c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+file+"\njwks http://127.0.0.1:1/jwks.json\nalgorithms HS256 RS256", "reverse_proxy "+up.Addr())))
+		check(t, c, up, http.MethodGet, "/", bearer(signToken(t, key, validClaims(), map[string]any{"kid": "h"})), accepted)
+	})
 }
 
 // TestClaimHeaderSpoofedWithUnderscores: CGI and FastCGI (Caddy's own
