@@ -434,6 +434,9 @@ func TestWriteFuzzSeedCorpus(t *testing.T) {
 	for _, s := range caddyfileSeeds() {
 		writeCorpusEntry(t, "FuzzUnmarshalCaddyfile", s.name, s.args...)
 	}
+	for _, s := range fetchedJWKSSeeds() {
+		writeCorpusEntry(t, "FuzzFetchedJWKS", s.name, s.args...)
+	}
 }
 
 // namedSeed is one entry of a fuzz target's seed corpus.
