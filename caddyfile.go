@@ -222,7 +222,11 @@ func (ks *KeySources) unmarshalKeySource(d *caddyfile.Dispenser) (bool, error) {
 	switch d.Val() {
 	case "secret":
 		args := d.RemainingArgs()
-		if len(args) < 1 || len(args) > 2 {
+		if len(args) == 0 {
+			// Most often `secret {$JWT_SECRET}` with the variable unset.
+			return true, d.Err("secret has no value (a {$VAR} that is not set is empty when the Caddyfile is read)")
+		}
+		if len(args) > 2 {
 			return true, d.ArgErr()
 		}
 		if ks.Secret != nil {

@@ -16,7 +16,7 @@ type ClaimRequirement struct {
 
 	// If given, the claim must equal one of these values or, when it is an
 	// array (or a space-separated `scope`/`scp` string), contain one of
-	// them. If empty, the claim only has to be present.
+	// them. Default: none, the claim only has to be present.
 	Values []string `json:"values,omitempty"`
 }
 

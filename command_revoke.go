@@ -34,7 +34,7 @@ func newRevokeCommand() *cobra.Command {
 	var o revokeOptions
 	cmd := &cobra.Command{
 		Use:   "revoke --store file|redis --location <path|url> (--jti <id> --exp <time> | --sub <subject> --logout | --sub <subject> --version <n>)",
-		Short: "Revoke a token, log a subject out, or raise a subject's token version",
+		Short: "Revokes a token, logs a subject out, or raises a subject's token version",
 		Long: `
 Writes to the revocation store that the jwt handler reads (the revocation
 directive's file or redis store), so that a token is refused from then on

@@ -311,7 +311,9 @@ func loadSigningKey(path string, secretBase64 bool) (*signingKey, error) {
 		}
 	}
 	if algs == 0 {
-		return nil, fmt.Errorf("%s: holds no PEM block, and as an HMAC secret it is %d bytes; HS256 needs at least 32 (forgot --secret-base64?)", path, len(secret))
+		// Adding --secret-base64 never lengthens a secret, so the hint is
+		// how to make a proper one, as the handler's own error says.
+		return nil, fmt.Errorf("%s: not a PEM key, and as an HMAC secret it is %d bytes; HS256 needs at least 32: use a random one, e.g. from `openssl rand -hex 32` or `caddy jwt keygen --alg HS256`", path, len(secret))
 	}
 	return &signingKey{material: secret, algorithms: algs, path: path}, nil
 }

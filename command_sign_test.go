@@ -188,3 +188,19 @@ func TestSignWithRawSecretIsAcceptedByTheHandler(t *testing.T) {
 		t.Fatalf("handler: %s", rsn)
 	}
 }
+
+// A tutorial secret such as "secret" gets the same advice as in the
+// handler: how to make a proper one.
+func TestSignShortSecretSaysHowToMakeOne(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(path, []byte("secret\n"), 0o600)
+	_, err := runCommand(t, newSignCommand, "", "--key", path)
+	if err == nil {
+		t.Fatal("a 6-byte secret was accepted")
+	}
+	for _, want := range []string{"6 bytes", "HS256 needs at least 32", "openssl rand -hex 32"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

@@ -14,8 +14,8 @@ type TokenSource struct {
 	Header string `json:"header,omitempty"`
 
 	// For Header: the authentication scheme that precedes the token, e.g.
-	// `Bearer` (matched case-insensitively, RFC 9110 §11.1). Empty: the
-	// whole header value is the token.
+	// `Bearer` (matched case-insensitively, RFC 9110 §11.1). Default: none,
+	// the whole header value is the token; for `Authorization`, `Bearer`.
 	Scheme string `json:"scheme,omitempty"`
 
 	// A cookie name.

@@ -1,6 +1,7 @@
 package caddyjwt
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -133,7 +134,10 @@ func loadSecret(cfg *SecretKey, allowed algorithmSet) (*verificationKey, error) 
 			algs &^= 1 << a
 			continue
 		}
-		return nil, fmt.Errorf("jwt: secret is %d bytes after placeholder resolution; %s needs at least %d", len(key), a, need)
+		// Tutorials sign with secrets such as "secret": say what to do,
+		// not only what is wrong.
+		return nil, fmt.Errorf("jwt: secret is %d bytes; %s needs at least %d (RFC 7518 §3.2), since a short secret can be guessed from any token it signed: "+
+			"use a random one, e.g. from `openssl rand -hex %d`, and sign the tokens with that same secret", len(key), a, need, need)
 	}
 	return &verificationKey{algorithms: algs, material: key, source: "secret"}, nil
 }
@@ -171,6 +175,11 @@ func loadPublicKeyFile(cfg *PublicKeyFile, allowed algorithmSet) (*verificationK
 
 // parsePublicKeyPEM returns the first public key found in PEM data.
 func parsePublicKeyPEM(data []byte) (any, error) {
+	// ssh-keygen, which some tutorials use to make RS256 keys, writes its
+	// public key in OpenSSH format; say how to convert it.
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("ssh-")) {
+		return nil, errors.New("this is an OpenSSH public key, not PEM; convert it with `ssh-keygen -e -m PKCS8 -f <file>`")
+	}
 	for {
 		block, rest := pem.Decode(data)
 		if block == nil {
@@ -191,7 +200,7 @@ func parsePublicKeyPEM(data []byte) (any, error) {
 		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
 			// A private key in the edge's config is a leak waiting to
 			// happen; the edge only ever needs the public half.
-			return nil, fmt.Errorf("found a %s; give the public key instead (caddy jwt keygen writes both)", block.Type)
+			return nil, fmt.Errorf("found a %s; give the public key instead (`openssl pkey -in <file> -pubout` prints it; caddy jwt keygen writes both)", block.Type)
 		}
 	}
 }

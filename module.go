@@ -51,7 +51,8 @@ type Handler struct {
 
 	// Issuers whose tokens are accepted. When any is given, the token's
 	// `iss` must equal one of them. An issuer with key sources of its own
-	// has its tokens verified only by those keys.
+	// has its tokens verified only by those keys. Default: none, so any
+	// issuer (or none) is accepted.
 	Issuers []*Issuer `json:"issuer,omitempty"`
 
 	// Where the token is read from, tried in this order. Default: the
@@ -60,6 +61,7 @@ type Handler struct {
 	From []*TokenSource `json:"from,omitempty"`
 
 	// The token's `aud` must contain at least one of these values.
+	// Default: none, so `aud` is not checked.
 	Audience []string `json:"audience,omitempty"`
 
 	// Clock skew tolerated when checking `exp`, `nbf` and `iat`.
@@ -67,25 +69,28 @@ type Handler struct {
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
 
 	// If set, tokens whose `exp` is further than this after their `iat`
-	// are rejected, so that a leaked long-lived token cannot be used here.
+	// are rejected, so that a leaked long-lived token cannot be used here;
+	// so are tokens without `iat`. Default: 0, no limit.
 	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
 
 	// If set, the JOSE header `typ` must be one of these values (compared
 	// case-insensitively, with an optional `application/` prefix), e.g.
-	// `at+jwt` for OAuth access tokens (RFC 9068).
+	// `at+jwt` for OAuth access tokens (RFC 9068). Default: none, so `typ`
+	// is not checked.
 	TokenType []string `json:"token_type,omitempty"`
 
 	// Claims a token must carry, all of them, or the request is refused
-	// with 403 `insufficient_scope`.
+	// with 403 `insufficient_scope`. Default: none.
 	RequireClaims []*ClaimRequirement `json:"require_claim,omitempty"`
 
 	// Revocation checks: deny-listed `jti`s, token versions per subject and
 	// per-subject logout times, looked up in a file, Redis or HTTP store.
+	// Default: none, no revocation checks.
 	Revocation *RevocationConfig `json:"revocation,omitempty"`
 
 	// Claims passed to the upstream as request headers. The client's own
 	// copies of these headers are always removed first, also from requests
-	// that are rejected or anonymous.
+	// that are rejected or anonymous. Default: none.
 	ClaimHeaders []*ClaimHeader `json:"claim_header,omitempty"`
 
 	// The claim that becomes `{http.auth.user.id}` (and so the access log's
@@ -93,11 +98,13 @@ type Handler struct {
 	UserClaim string `json:"user_claim,omitempty"`
 
 	// Remove the token from where it was found (header, cookie or query
-	// parameter) before the request is passed on.
+	// parameter) before the request is passed on. Default: false, the
+	// upstream gets the token as the client sent it.
 	StripToken bool `json:"strip_token,omitempty"`
 
 	// Let requests without any token through, anonymously. A token that is
-	// present but not valid is still rejected.
+	// present but not valid is still rejected. Default: false, a token is
+	// required.
 	Optional bool `json:"optional,omitempty"`
 
 	// The realm in `WWW-Authenticate` challenges. Default: the request's host.
@@ -149,15 +156,16 @@ type Handler struct {
 type KeySources struct {
 	// An HMAC secret for HS256/384/512. `{env.*}` and `{file.*}`
 	// placeholders are resolved when the config loads; a secret shorter
-	// than the hash (32, 48 or 64 bytes) is refused.
+	// than the hash (32, 48 or 64 bytes) is refused. Default: none.
 	Secret *SecretKey `json:"secret,omitempty"`
 
 	// PEM files holding RSA (2048 bits or more), EC (P-256, P-384, P-521)
-	// or Ed25519 public keys, or X.509 certificates.
+	// or Ed25519 public keys, or X.509 certificates. Default: none.
 	PublicKeys []*PublicKeyFile `json:"public_key,omitempty"`
 
 	// JSON Web Key Sets fetched from a URL (and refreshed) or read from a
 	// file. Keys that came from a URL only verify asymmetric algorithms.
+	// Default: none.
 	JWKS []*JWKSSource `json:"jwks,omitempty"`
 }
 
@@ -172,7 +180,8 @@ type SecretKey struct {
 	Value string `json:"value,omitempty"`
 
 	// The resolved value is base64 (standard or URL alphabet, padded or
-	// not) and decodes to the key bytes.
+	// not) and decodes to the key bytes. Default: false, the value's bytes
+	// are the key.
 	Base64 bool `json:"base64,omitempty"`
 }
 
@@ -181,9 +190,10 @@ type PublicKeyFile struct {
 	// Path of the PEM file.
 	Path string `json:"path,omitempty"`
 
-	// The key ID. When set, only tokens whose header `kid` equals it are
-	// verified with this key; when empty, the key verifies tokens
-	// regardless of their `kid`.
+	// The key ID. When set, a token whose header names another `kid` is
+	// never verified with this key (a token naming no `kid` may be). When
+	// empty, the key verifies tokens whatever their `kid`, except tokens
+	// whose `kid` some other key has exactly. Default: empty.
 	KeyID string `json:"kid,omitempty"`
 }
 
@@ -197,10 +207,11 @@ type Issuer struct {
 	KeySources
 
 	// Audiences accepted for this issuer's tokens, instead of the handler's
-	// `audience`.
+	// `audience`. Default: none, so the handler's `audience` applies.
 	Audience []string `json:"audience,omitempty"`
 
 	// Fetch the issuer's JWKS URL from `<issuer>/.well-known/openid-configuration`.
+	// Default: false.
 	Discover bool `json:"discover,omitempty"`
 }
 

@@ -24,6 +24,7 @@ const (
 	reasonNotYetValid
 	reasonIssuedInFuture
 	reasonLifetimeTooLong
+	reasonNoIssuedAt
 	reasonBadIssuer
 	reasonBadAudience
 	reasonBadClaims
@@ -72,6 +73,7 @@ var reasons = [reasonCount]reasonInfo{
 	reasonNotYetValid:           {status: http.StatusUnauthorized, code: errInvalidToken, metric: "not_yet_valid", challenge: true, description: "the token is not yet valid"},
 	reasonIssuedInFuture:        {status: http.StatusUnauthorized, code: errInvalidToken, metric: "not_yet_valid", challenge: true, description: "the token is not yet valid: issued in the future"},
 	reasonLifetimeTooLong:       {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's lifetime is too long"},
+	reasonNoIssuedAt:            {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token has no iat, which max_lifetime needs"},
 	reasonBadIssuer:             {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's issuer is not accepted"},
 	reasonBadAudience:           {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's audience is not accepted"},
 	reasonBadClaims:             {status: http.StatusUnauthorized, code: errInvalidToken, metric: "bad_claims", challenge: true, description: "the token's claims are invalid"},

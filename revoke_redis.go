@@ -42,6 +42,7 @@ func (rc *RevocationConfig) openRedisStore() (*redisStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwt: revocation redis: %v", err)
 	}
+	routeRedisLogs()
 	return &redisStore{client: redis.NewClient(opts), prefix: rc.Prefix}, nil
 }
 

@@ -465,8 +465,12 @@ func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken) reason {
 	}
 	if v.maxLifetime > 0 {
 		// Without iat the lifetime cannot be known, so it cannot be
-		// shown to be within the limit.
-		if t.issuedAt.IsZero() || t.expiresAt.Sub(t.issuedAt) > v.maxLifetime {
+		// shown to be within the limit. Signers leave iat out on request
+		// (jsonwebtoken's noTimestamp), so say which claim is missing.
+		if t.issuedAt.IsZero() {
+			return reasonNoIssuedAt
+		}
+		if t.expiresAt.Sub(t.issuedAt) > v.maxLifetime {
 			return reasonLifetimeTooLong
 		}
 	}

@@ -256,7 +256,7 @@ func TestHeaderChecks(t *testing.T) {
 		{"typ JWT refused", sign(t, jwt.SigningMethodHS256, key, validClaims(), nil), reasonBadType},
 		{"critical extension refused", sign(t, jwt.SigningMethodHS256, key, validClaims(), map[string]any{"typ": "at+jwt", "crit": []string{"exp"}}), reasonMalformed},
 		{"lifetime over max_lifetime", sign(t, jwt.SigningMethodHS256, key, long, map[string]any{"typ": "at+jwt"}), reasonLifetimeTooLong},
-		{"no iat under max_lifetime", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"exp": now.Add(time.Minute).Unix()}, map[string]any{"typ": "at+jwt"}), reasonLifetimeTooLong},
+		{"no iat under max_lifetime", sign(t, jwt.SigningMethodHS256, key, jwt.MapClaims{"exp": now.Add(time.Minute).Unix()}, map[string]any{"typ": "at+jwt"}), reasonNoIssuedAt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,19 +301,23 @@ func TestProvisionRefusesUnsafeConfig(t *testing.T) {
 	privDER, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
 	privPath := filepath.Join(t.TempDir(), "private.pem")
 	_ = os.WriteFile(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}), 0o600)
+	// What ssh-keygen writes as <name>.pub.
+	sshPubPath := filepath.Join(t.TempDir(), "jwtRS256.key.pub")
+	_ = os.WriteFile(sshPubPath, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHX5Iuj4hvaBqsXcJDhp8QMBcx7uRx1AUmaDJYEG0PnO user@host\n"), 0o644)
 	tests := []struct {
 		name    string
 		h       Handler
 		wantErr string
 	}{
 		{"no keys", Handler{}, "no keys configured"},
-		{"short secret", Handler{KeySources: KeySources{Secret: &SecretKey{Value: "short"}}}, "secret is 5 bytes after placeholder resolution; HS256 needs at least 32"},
+		{"short secret", Handler{KeySources: KeySources{Secret: &SecretKey{Value: "short"}}}, "secret is 5 bytes; HS256 needs at least 32"},
 		{"secret from unset variable", Handler{KeySources: KeySources{Secret: &SecretKey{Value: "{env.CADDY_JWT_TEST_UNSET}"}}}, "secret"},
 		{"HS512 asked for with a 32-byte secret", Handler{KeySources: KeySources{Secret: &SecretKey{Value: testSecret}}, Algorithms: []string{"HS512"}}, "HS512 needs at least 64"},
 		{"none in algorithms", Handler{KeySources: KeySources{Secret: &SecretKey{Value: testSecret}}, Algorithms: []string{"HS256", "none"}}, "never accepted"},
 		{"HMAC listed with only asymmetric keys", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: writePublicKeyPEM(t, &rsaKey.PublicKey)}}}, Algorithms: []string{"RS256", "HS256"}}, "no configured key can verify it"},
 		{"secret with only asymmetric algorithms", Handler{KeySources: KeySources{Secret: &SecretKey{Value: testSecret}}, Algorithms: []string{"RS256"}}, "has no HS256"},
 		{"private key as public_key", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: privPath}}}}, "give the public key instead"},
+		{"OpenSSH public key as public_key", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: sshPubPath}}}}, "OpenSSH public key, not PEM; convert it with `ssh-keygen -e -m PKCS8"},
 		{"RSA below 2048 bits", Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: writePublicKeyPEM(t, &smallRSA.PublicKey)}}}}, "at least 2048"},
 	}
 	for _, tt := range tests {

@@ -419,6 +419,13 @@ func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...cad
 		c.err = c.cmd.Wait()
 		close(c.done)
 	}()
+	// Whatever a test did, no token may ever appear in Caddy's own log:
+	// checked after the process stopped, on every instance of the suite.
+	t.Cleanup(func() {
+		if shapes := tokenShapes(c.Logs()); len(shapes) > 0 {
+			t.Errorf("caddy's log holds %d token-shaped strings (first starts %.12s…)", len(shapes), shapes[0])
+		}
+	})
 	t.Cleanup(c.stop)
 	t.Cleanup(func() {
 		if t.Failed() {
