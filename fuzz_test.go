@@ -9,9 +9,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	gotoken "go/token"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -571,4 +575,24 @@ func FuzzFetchedJWKS(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEveryFuzzTargetRunsInTestScript: scripts/test.sh names the fuzz
+// targets it runs; a target missing there would never be fuzzed in CI.
+func TestEveryFuzzTargetRunsInTestScript(t *testing.T) {
+	script, err := os.ReadFile("scripts/test.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := parser.ParseFile(gotoken.NewFileSet(), "fuzz_test.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decl := range file.Decls {
+		if fn, ok := decl.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "Fuzz") {
+			if !strings.Contains(string(script), " "+fn.Name.Name+" ") && !strings.Contains(string(script), " "+fn.Name.Name+";") {
+				t.Errorf("scripts/test.sh does not fuzz %s", fn.Name.Name)
+			}
+		}
+	}
 }
