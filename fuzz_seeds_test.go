@@ -313,6 +313,10 @@ func attackTokens(tb testing.TB, k *fuzzKeys, valid []namedToken) []namedToken {
 		{"alg-missing", compactToken(`{"typ":"JWT"}`, claims, hs), reasonBadAlgorithm},
 		{"alg-lowercase-hs256", compactToken(hdr("hs256", ""), claims, hs), reasonBadAlgorithm},
 		{"alg-duplicate-last-none", compactToken(`{"alg":"HS256","alg":"none"}`, claims, hs), reasonBadAlgorithm},
+		// Header member names are case-sensitive (RFC 7515 §4): "Alg" is
+		// not alg, whatever Go's JSON decoder would match it to.
+		{"alg-member-name-Alg", compactToken(`{"Alg":"HS256"}`, claims, hs), reasonBadAlgorithm},
+		{"alg-none-beside-ALG", compactToken(`{"alg":"none","ALG":"HS256"}`, claims, hs), reasonBadAlgorithm},
 		// Algorithm confusion: the RSA public key (which is public) used as
 		// an HMAC secret.
 		{"hs256-rsa-public-key-as-secret", compactToken(hdr("HS256", ""), claims, hmacSigner(k.rsaPubPEM)), reasonBadSignature},

@@ -66,6 +66,30 @@ type tokenHeader struct {
 	Crit json.RawMessage `json:"crit"`
 }
 
+// parseHeader decodes the JOSE header. Member names are matched exactly
+// (RFC 7515 §4): Go's JSON decoder would let "Alg" or "KID" stand for alg
+// and kid when decoding into a struct, so a header that every other JOSE
+// library reads as having no alg would verify here.
+func parseHeader(seg string) (tokenHeader, bool) {
+	var h tokenHeader
+	var members map[string]json.RawMessage
+	if !decodeSegment(seg, &members, false) {
+		return h, false
+	}
+	for _, m := range [...]struct {
+		name string
+		dst  *string
+	}{{"alg", &h.Alg}, {"kid", &h.Kid}, {"typ", &h.Typ}} {
+		if v, present := members[m.name]; present && json.Unmarshal(v, m.dst) != nil {
+			return h, false
+		}
+	}
+	if crit, present := members["crit"]; present {
+		h.Crit = crit
+	}
+	return h, true
+}
+
 // verifiedToken is a token whose signature and registered claims held.
 type verifiedToken struct {
 	claims    map[string]any
@@ -286,11 +310,8 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	if !ok {
 		return nil, reasonMalformed
 	}
-	var header tokenHeader
-	if !decodeSegment(raw[:headerEnd], &header, false) {
-		return nil, reasonMalformed
-	}
-	if header.Crit != nil {
+	header, ok := parseHeader(raw[:headerEnd])
+	if !ok || header.Crit != nil {
 		return nil, reasonMalformed
 	}
 	alg := parseAlgorithm(header.Alg)

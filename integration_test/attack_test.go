@@ -139,6 +139,8 @@ func TestAttackTable(t *testing.T) {
 		{"alg nOnE", "/", bearer(unsigned("nOnE")), malformed},
 		{"alg none with a signature", "/", bearer(unsigned("none") + "c2ln"), badAlg},
 		{"alg nOnE with a signature", "/", bearer(unsigned("nOnE") + "c2ln"), badAlg},
+		{"alg member spelled Alg", "/", bearer(rawSigned(`{"Alg":"RS256","kid":"rsa-1"}`, fmt.Sprintf(`{"sub":"x","aud":"api","exp":%d}`, exp))), badAlg},
+		{"alg none beside ALG", "/", bearer(rawSigned(`{"alg":"none","ALG":"RS256","kid":"rsa-1"}`, fmt.Sprintf(`{"sub":"x","aud":"api","exp":%d}`, exp))), badAlg},
 
 		{"HS256 signed with the RSA public key PEM as secret", "/", bearer(hmacWithPEM("")), badAlg},
 		{"HS256 signed with the RSA public key PEM, RSA kid", "/", bearer(hmacWithPEM("rsa-1")), badAlg},
