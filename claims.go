@@ -193,9 +193,24 @@ func compileClaimHeaders(cfgs []*ClaimHeader) ([]claimHeader, error) {
 		if !validHeaderName(c.Header) {
 			return nil, fmt.Errorf("jwt: claim_header: %q is not a valid header name", c.Header)
 		}
-		out = append(out, claimHeader{path: compileClaimPath(c.Path), header: http.CanonicalHeaderKey(c.Header)})
+		name := http.CanonicalHeaderKey(c.Header)
+		if reservedRequestHeaders[name] {
+			return nil, fmt.Errorf("jwt: claim_header: %s cannot carry a claim: it frames the request or carries credentials", name)
+		}
+		out = append(out, claimHeader{path: compileClaimPath(c.Path), header: name})
 	}
 	return out, nil
+}
+
+// reservedRequestHeaders cannot be claim headers. Claim headers are first
+// deleted from every request, so Authorization or Cookie would take the
+// token away before it is read; a claim in a framing or hop-by-hop header
+// (Content-Length, Transfer-Encoding, …) could split the request on its
+// way upstream.
+var reservedRequestHeaders = map[string]bool{
+	"Authorization": true, "Cookie": true, "Host": true,
+	"Content-Length": true, "Transfer-Encoding": true, "Te": true, "Trailer": true,
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Upgrade": true,
 }
 
 // validHeaderName reports whether s is an RFC 9110 token.

@@ -55,6 +55,11 @@ func (h *Handler) provisionTokenSources() ([]tokenSource, error) {
 	if len(h.From) == 0 {
 		return []tokenSource{{kind: fromHeader, name: "Authorization", scheme: "bearer"}}, nil
 	}
+	// foundToken.in has one bit per source; beyond 64 the CSRF check and
+	// strip_token would miss where a token came from.
+	if len(h.From) > 64 {
+		return nil, fmt.Errorf("jwt: from: %d token sources; at most 64", len(h.From))
+	}
 	out := make([]tokenSource, 0, len(h.From))
 	for _, f := range h.From {
 		var src tokenSource
@@ -164,19 +169,39 @@ func (s *tokenSource) values(r *http.Request) ([]string, reason) {
 		}
 		return out, reasonAllowed
 	case fromQuery:
-		if r.URL.RawQuery == "" {
-			return nil, reasonAllowed
-		}
-		var out []string
-		for _, v := range r.URL.Query()[s.name] {
-			if v == "" {
-				return nil, reasonMalformed
-			}
-			out = append(out, v)
-		}
-		return out, reasonAllowed
+		return s.tokensFromQuery(r.URL.RawQuery)
 	}
 	return nil, reasonAllowed
+}
+
+// tokensFromQuery returns the values of the parameter in a raw query. It
+// splits on ";" as well as "&": Go's parser skips a pair with a semicolon,
+// but upstreams such as Rack split on it, so a second token hidden after
+// one must count (HTTP parameter pollution). A value that does not decode
+// is malformed rather than skipped, for the same reason.
+func (s *tokenSource) tokensFromQuery(rawQuery string) ([]string, reason) {
+	var out []string
+	for rawQuery != "" {
+		var pair string
+		if i := strings.IndexAny(rawQuery, "&;"); i >= 0 {
+			pair, rawQuery = rawQuery[:i], rawQuery[i+1:]
+		} else {
+			pair, rawQuery = rawQuery, ""
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if key != s.name {
+			continue
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil || v == "" {
+			return nil, reasonMalformed
+		}
+		out = append(out, v)
+	}
+	return out, reasonAllowed
 }
 
 // tokenFromHeader returns the token in one header value, and whether the

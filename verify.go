@@ -3,8 +3,10 @@ package caddyjwt
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -127,6 +129,13 @@ func (h *Handler) provisionVerifier(ctx caddy.Context) (*tokenVerifier, error) {
 	if !anyKeys {
 		return nil, fmt.Errorf("jwt: no keys configured: give at least one secret, public_key, jwks or issuer with discover")
 	}
+	// Keys from a URL never verify HMAC, so with remote keys the check
+	// below that every listed algorithm has a key cannot run; an HS*
+	// algorithm without a secret or a JWKS file is still a list that can
+	// never verify.
+	if hs := v.algorithms & hmacAlgorithms; len(h.Algorithms) > 0 && hs != 0 && !h.hasHMACSource() && h.hasRemoteKeys() {
+		return nil, fmt.Errorf("jwt: algorithms lists %s, but no configured key can verify it: HMAC needs a secret or a JWKS file (keys from a jwks URL or discover never verify HMAC)", hs)
+	}
 
 	var offered algorithmSet
 	if !h.KeySources.empty() {
@@ -214,6 +223,31 @@ func (h *Handler) provisionScope(ctx caddy.Context, issuer string, ks *KeySource
 	}
 	scope.sources = append(scope.sources, remote...)
 	return scope, offered, nil
+}
+
+// hasHMACSource reports whether some configured source can hold HMAC keys:
+// a secret or a JWKS file, at the top level or for any issuer.
+func (h *Handler) hasHMACSource() bool {
+	for _, ks := range h.allKeySources() {
+		if ks.Secret != nil {
+			return true
+		}
+		for _, src := range ks.JWKS {
+			if !src.isURL() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allKeySources are the top-level key sources and those of every issuer.
+func (h *Handler) allKeySources() []*KeySources {
+	out := []*KeySources{&h.KeySources}
+	for _, is := range h.Issuers {
+		out = append(out, &is.KeySources)
+	}
+	return out
 }
 
 // runtimePlaceholder matches a secret given wholly as a placeholder the
@@ -443,6 +477,9 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 // checkClaims applies the registered-claim rules to a token whose signature
 // held.
 func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken) reason {
+	if !numericDatesInRange(t.claims) {
+		return reasonBadClaims
+	}
 	mc := jwt.MapClaims(t.claims)
 	if err := scope.validator.Validate(mc); err != nil {
 		return claimsReason(mc, err)
@@ -467,6 +504,30 @@ func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken) reason {
 		}
 	}
 	return reasonAllowed
+}
+
+// maxNumericDate bounds exp, nbf and iat: 2^53 seconds (some 285 million
+// years) is the largest integer a float64 holds exactly.
+const maxNumericDate = 1 << 53
+
+// numericDatesInRange reports whether exp, nbf and iat, when they are
+// numbers, are finite and within ±maxNumericDate seconds. golang-jwt
+// converts a NumericDate to int64 seconds without a range check; beyond
+// int64 (1e19, or 1e400 which parses to +Inf) the result depends on the
+// CPU, and on amd64 it is the far past, so "nbf":1e400 would be valid now.
+// Values of other types are left to the validator, which refuses them.
+func numericDatesInRange(claims map[string]any) bool {
+	for _, name := range [...]string{"exp", "nbf", "iat"} {
+		n, ok := claims[name].(json.Number)
+		if !ok {
+			continue
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsNaN(f) || math.Abs(f) > maxNumericDate {
+			return false
+		}
+	}
+	return true
 }
 
 // claimsReason maps golang-jwt's validation errors to reasons. The most

@@ -1,0 +1,420 @@
+package integration_test
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// attackSite is a Caddy whose jwt handler trusts an RSA key (kid rsa-1) and
+// an EC P-256 key (kid ec-1), requires audience api, reads the token from
+// the Authorization header, a cookie and a query parameter, and strips it,
+// in front of a recording upstream.
+type attackSite struct {
+	c       *caddyProcess
+	up      *upstream
+	rsa, ec *testKey
+}
+
+func startAttackSite(t *testing.T) *attackSite {
+	t.Helper()
+	requireCaddy(t)
+	s := &attackSite{up: newUpstream(t), rsa: newKey(t, "RS256"), ec: newKey(t, "ES256")}
+	config := fmt.Sprintf(`public_key %s rsa-1
+public_key %s ec-1
+audience api
+from header Authorization Bearer
+from cookie session
+from query access_token
+strip_token`, s.rsa.writePublicKeyPEM(t), s.ec.writePublicKeyPEM(t))
+	// Caddy's own header limit (16 KiB by default) is raised so that tokens
+	// larger than max_token_size reach the plugin; /big/ lets tokens of up
+	// to 100000 bytes reach the JSON decoder.
+	proxy := "reverse_proxy " + s.up.Addr()
+	s.c = startCaddy(t, caddyfileFor(
+		jwtRoute("/big/*", config+"\nmax_token_size 100000", proxy)+jwtRoute("/*", config, proxy),
+		"servers {\n\t\tmax_header_size 128KiB\n\t}"))
+	return s
+}
+
+// claimsFor are valid claims for the attack site, with changes as for
+// validClaims.
+func claimsFor(kv ...any) claims {
+	return validClaims(append([]any{"aud", "api"}, kv...)...)
+}
+
+// TestAttackTable sends hostile tokens and requests through the real Caddy:
+// each gets its documented status and WWW-Authenticate challenge, and none
+// reaches the upstream.
+func TestAttackTable(t *testing.T) {
+	s := startAttackSite(t)
+	attacker := newKey(t, "RS256")
+	attackerEC := newKey(t, "ES256")
+	good := signToken(t, s.rsa, claimsFor(), map[string]any{"kid": "rsa-1"})
+	other := signToken(t, s.rsa, claimsFor("sub", "someone-else"), map[string]any{"kid": "rsa-1"})
+	goodParts := strings.Split(good, ".")
+	goodES := signToken(t, s.ec, claimsFor(), map[string]any{"kid": "ec-1"})
+	esInput := goodES[:strings.LastIndexByte(goodES, '.')]
+	esSig, err := base64.RawURLEncoding.DecodeString(goodES[len(esInput)+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// signedRS signs claims with the site's RSA key under the given header
+	// fields: the claims are what is wrong, not the signature.
+	signedRS := func(c claims, header ...any) string {
+		h := map[string]any{"kid": "rsa-1"}
+		for i := 0; i+1 < len(header); i += 2 {
+			h[header[i].(string)] = header[i+1]
+		}
+		return signToken(t, s.rsa, c, h)
+	}
+	// rawSigned signs hand-written header and payload JSON with the site's
+	// RSA key, for claims golang-jwt would not produce.
+	rawSigned := func(header, payload string) string {
+		return resign(t, s.rsa, segment(t, header)+"."+segment(t, payload))
+	}
+	unsigned := func(alg string) string {
+		return segment(t, map[string]any{"alg": alg, "typ": "JWT"}) + "." + segment(t, claimsFor()) + "."
+	}
+	hmacWithPEM := func(kid string) string {
+		pemKey := &testKey{Alg: "HS256", method: jwt.SigningMethodHS256, Signing: s.rsa.PublicPEM(t)}
+		h := map[string]any{}
+		if kid != "" {
+			h["kid"] = kid
+		}
+		return signToken(t, pemKey, claimsFor(), h)
+	}
+	jwkOf := func(k *testKey) map[string]any {
+		switch pub := k.Public.(type) {
+		case *ecdsa.PublicKey:
+			return map[string]any{"kty": "EC", "crv": "P-256",
+				"x": base64.RawURLEncoding.EncodeToString(pub.X.FillBytes(make([]byte, 32))),
+				"y": base64.RawURLEncoding.EncodeToString(pub.Y.FillBytes(make([]byte, 32)))}
+		case *rsa.PublicKey:
+			return map[string]any{"kty": "RSA",
+				"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+				"e": base64.RawURLEncoding.EncodeToString([]byte{1, 0, 1})}
+		}
+		t.Fatalf("no JWK for %T", k.Public)
+		return nil
+	}
+	nested := func(depth int) string {
+		return fmt.Sprintf(`{"sub":"x","aud":"api","exp":%d,"n":%s%s}`, time.Now().Add(time.Hour).Unix(), strings.Repeat("[", depth), strings.Repeat("]", depth))
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+
+	malformed := expectation{http.StatusUnauthorized, invalidToken(descMalformed)}
+	badAlg := expectation{http.StatusUnauthorized, invalidToken(descBadAlgorithm)}
+	unknownKey := expectation{http.StatusUnauthorized, invalidToken(descUnknownKey)}
+	badSig := expectation{http.StatusUnauthorized, invalidToken(descBadSignature)}
+	badClaims := expectation{http.StatusUnauthorized, invalidToken(descInvalidClaims)}
+	tooLarge := expectation{http.StatusUnauthorized, invalidToken(descTooLarge)}
+	ambiguous := expectation{http.StatusBadRequest, challengeInvalidRequest}
+	missing := expectation{http.StatusUnauthorized, challengeMissing}
+
+	cases := []struct {
+		name   string
+		path   string
+		header http.Header
+		want   expectation
+	}{
+		{"baseline: a valid token passes", "/", bearer(good), accepted},
+
+		{"alg none", "/", bearer(unsigned("none")), malformed},
+		{"alg None", "/", bearer(unsigned("None")), malformed},
+		{"alg NONE", "/", bearer(unsigned("NONE")), malformed},
+		{"alg nOnE", "/", bearer(unsigned("nOnE")), malformed},
+		{"alg none with a signature", "/", bearer(unsigned("none") + "c2ln"), badAlg},
+		{"alg nOnE with a signature", "/", bearer(unsigned("nOnE") + "c2ln"), badAlg},
+		{"alg member spelled Alg", "/", bearer(rawSigned(`{"Alg":"RS256","kid":"rsa-1"}`, fmt.Sprintf(`{"sub":"x","aud":"api","exp":%d}`, exp))), badAlg},
+		{"alg none beside ALG", "/", bearer(rawSigned(`{"alg":"none","ALG":"RS256","kid":"rsa-1"}`, fmt.Sprintf(`{"sub":"x","aud":"api","exp":%d}`, exp))), badAlg},
+
+		{"HS256 signed with the RSA public key PEM as secret", "/", bearer(hmacWithPEM("")), badAlg},
+		{"HS256 signed with the RSA public key PEM, RSA kid", "/", bearer(hmacWithPEM("rsa-1")), badAlg},
+
+		{"unknown kid", "/", bearer(signToken(t, attacker, claimsFor(), map[string]any{"kid": "attacker"})), unknownKey},
+		{"path traversal kid", "/", bearer(signToken(t, attacker, claimsFor(), map[string]any{"kid": "../../../../../../dev/null"})), unknownKey},
+		{"SQL injection kid", "/", bearer(signToken(t, attacker, claimsFor(), map[string]any{"kid": "x' UNION SELECT 'k' --"})), unknownKey},
+
+		{"jku to the attacker's JWKS", "/", bearer(signToken(t, attacker, claimsFor(), map[string]any{"kid": "attacker", "jku": "http://127.0.0.1:1/jwks.json"})), unknownKey},
+		{"jku with the site's kid", "/", bearer(signToken(t, attacker, claimsFor(), map[string]any{"kid": "rsa-1", "jku": "http://127.0.0.1:1/jwks.json"})), badSig},
+		{"x5u to the attacker's certificate", "/", bearer(signToken(t, attacker, claimsFor(), map[string]any{"kid": "rsa-1", "x5u": "http://127.0.0.1:1/cert.pem"})), badSig},
+		{"embedded jwk of the attacker's EC key", "/", bearer(signToken(t, attackerEC, claimsFor(), map[string]any{"jwk": jwkOf(attackerEC)})), badSig},
+		{"embedded jwk of the attacker's RSA key", "/", bearer(signToken(t, attacker, claimsFor(), map[string]any{"jwk": jwkOf(attacker)})), badSig},
+
+		{"ECDSA zero signature (r = s = 0)", "/", bearer(esInput + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 64))), badSig},
+		{"ECDSA truncated signature", "/", bearer(esInput + "." + base64.RawURLEncoding.EncodeToString(esSig[:32])), badSig},
+		{"ECDSA empty signature", "/", bearer(esInput + "."), malformed},
+
+		{"tampered payload", "/", bearer(goodParts[0] + "." + segment(t, claimsFor("sub", "admin")) + "." + goodParts[2]), badSig},
+		{"tampered header", "/", bearer(segment(t, `{"alg":"RS512","kid":"rsa-1","typ":"JWT"}`) + "." + goodParts[1] + "." + goodParts[2]), badSig},
+
+		{"unknown crit extension", "/", bearer(signedRS(claimsFor(), "crit", []string{"x-acme"}, "x-acme", true)), malformed},
+
+		{"exp as a string", "/", bearer(signedRS(claimsFor("exp", strconv.FormatInt(exp, 10)))), badClaims},
+		{"nbf as a string", "/", bearer(signedRS(claimsFor("nbf", "0"))), badClaims},
+		{"iat as a string", "/", bearer(signedRS(claimsFor("iat", "now"))), badClaims},
+		{"iss as a number", "/", bearer(signedRS(claimsFor("iss", 42))), badClaims},
+		{"aud as a number", "/", bearer(signedRS(claimsFor("aud", 42))), expectation{http.StatusUnauthorized, invalidToken(descBadAudience)}},
+		{"sub as an object", "/", bearer(signedRS(claimsFor("sub", map[string]any{"id": 1}))), badClaims},
+		{"nbf beyond float range", "/", bearer(rawSigned(`{"alg":"RS256","kid":"rsa-1"}`, fmt.Sprintf(`{"sub":"x","aud":"api","exp":%d,"nbf":1e400}`, exp))), badClaims},
+		{"iat beyond int64 seconds", "/", bearer(rawSigned(`{"alg":"RS256","kid":"rsa-1"}`, fmt.Sprintf(`{"sub":"x","aud":"api","exp":%d,"iat":1e19}`, exp))), badClaims},
+
+		{"token larger than max_token_size", "/", bearer(signedRS(claimsFor("pad", strings.Repeat("A", 20000)))), tooLarge},
+		{"deeply nested payload, forged", "/", bearer(segment(t, `{"alg":"RS256","kid":"rsa-1"}`) + "." + segment(t, nested(5000)) + "." + goodParts[2]), badSig},
+		{"nesting deeper than JSON allows", "/big/", bearer(segment(t, `{"alg":"RS256","kid":"rsa-1"}`) + "." + segment(t, nested(12000)) + "." + goodParts[2]), malformed},
+		{"large nested payload, forged", "/big/", bearer(segment(t, `{"alg":"RS256","kid":"rsa-1"}`) + "." + segment(t, nested(9000)) + "." + goodParts[2]), badSig},
+
+		{"base64 (not base64url) alphabet", "/", bearer(goodParts[0] + "." + goodParts[1] + "+/." + goodParts[2]), malformed},
+		{"base64 padding", "/", bearer(goodParts[0] + "==." + goodParts[1] + "." + goodParts[2]), malformed},
+		{"JWE-shaped token (five segments)", "/", bearer(segment(t, `{"alg":"RSA-OAEP","enc":"A256GCM"}`) + ".ZW5j.aXY.Y3Q.dGFn"), malformed},
+		{"four segments", "/", bearer(good + ".x"), malformed},
+		{"garbage", "/", bearer("not-a-token"), malformed},
+
+		{"Bearer with nothing after it", "/", http.Header{"Authorization": {"Bearer"}}, malformed},
+		{"Bearer and a space", "/", http.Header{"Authorization": {"Bearer "}}, malformed},
+		{"Bearer Bearer token", "/", http.Header{"Authorization": {"Bearer Bearer " + good}}, malformed},
+		{"two Bearer tokens in one header", "/", http.Header{"Authorization": {"Bearer " + good + ", Bearer " + other}}, malformed},
+		{"two Authorization headers with different tokens", "/", http.Header{"Authorization": {"Bearer " + good, "Bearer " + other}}, ambiguous},
+		{"Basic credentials are not ours", "/", http.Header{"Authorization": {"Basic YWxhZGRpbjpvcGVuc2VzYW1l"}}, missing},
+
+		{"header and cookie carry different tokens", "/", http.Header{"Authorization": {"Bearer " + good}, "Cookie": {"session=" + other}}, ambiguous},
+		{"header and query carry different tokens", "/?access_token=" + url.QueryEscape(other), bearer(good), ambiguous},
+		{"two cookies carry different tokens", "/", http.Header{"Cookie": {"session=" + good + "; session=" + other}}, ambiguous},
+		{"query carries two different tokens", "/?access_token=" + good + "&access_token=" + other, nil, ambiguous},
+		{"empty query token beside a header token", "/?access_token=", bearer(good), malformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, s.c, s.up, http.MethodGet, tc.path, tc.header, tc.want)
+		})
+	}
+
+	t.Run("same token in header, cookie and query passes, stripped from all", func(t *testing.T) {
+		check(t, s.c, s.up, http.MethodGet, "/?access_token="+good+"&keep=1",
+			http.Header{"Authorization": {"Bearer " + good}, "Cookie": {"session=" + good + "; other=1"}}, accepted)
+		got := s.up.Last(t)
+		if got.Header.Get("Authorization") != "" {
+			t.Errorf("upstream got Authorization %q", got.Header.Get("Authorization"))
+		}
+		if v, ok := got.Cookie("session"); ok {
+			t.Errorf("upstream got the session cookie %q", v)
+		}
+		if v, ok := got.Cookie("other"); !ok || v != "1" {
+			t.Errorf("upstream lost the other cookie (got %q)", v)
+		}
+		if strings.Contains(got.URI, "access_token") || !strings.Contains(got.URI, "keep=1") {
+			t.Errorf("upstream URI %q: token not stripped or other parameters lost", got.URI)
+		}
+	})
+
+	t.Run("a header larger than Caddy's max_header_size never passes", func(t *testing.T) {
+		before := s.up.Count()
+		status, err := rawGet(s.c.URL("/"), "Authorization: Bearer "+good+strings.Repeat("A", 2<<20))
+		if err == nil && (status < 400 || status == http.StatusOK) {
+			t.Errorf("status %d for a 2 MiB header, want 431 or another refusal", status)
+		}
+		t.Logf("2 MiB header: status %d, err %v", status, err)
+		if s.up.Count() != before {
+			t.Error("the request reached the upstream")
+		}
+		// Caddy is still serving.
+		check(t, s.c, s.up, http.MethodGet, "/", bearer(good), accepted)
+	})
+	assertNoPanicOrRace(t, s.c)
+}
+
+// TestQueryTokenSmuggledAfterSemicolon: Go's query parser skips a pair
+// with a semicolon, but upstreams such as Rack split on ";" too. A second
+// token hidden that way must make the request ambiguous (400), or the
+// upstream could read an unverified token beside the verified one.
+func TestQueryTokenSmuggledAfterSemicolon(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	key := newKey(t, "HS256")
+	good := sign(t, key, validClaims())
+	forged := sign(t, newKey(t, "HS256"), validClaims("sub", "admin"))
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nfrom query access_token", "reverse_proxy "+up.Addr())))
+
+	check(t, c, up, http.MethodGet, "/?access_token="+good, nil, accepted)
+	check(t, c, up, http.MethodGet, "/?access_token="+good+"&x=1;access_token="+forged, nil, expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/?access_token="+good+";access_token="+forged, nil, expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/?access_token=%zz&access_token="+good, nil, expectation{http.StatusUnauthorized, invalidToken(descMalformed)})
+	// The same token twice, or other parameters with semicolons, are fine.
+	check(t, c, up, http.MethodGet, "/?access_token="+good+";access_token="+good, nil, accepted)
+	check(t, c, up, http.MethodGet, "/?a=1;b=2&access_token="+good, nil, accepted)
+}
+
+// TestCookieTokenSmuggledWithSpaces: common cookie parsers (Node's
+// `cookie`, used by Express) trim spaces around names and values and keep
+// the first of two cookies, so `session =forged; session=good` carries two
+// tokens to them. The jwt handler must read it the same way: ambiguous, 400.
+func TestCookieTokenSmuggledWithSpaces(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	key := newKey(t, "HS256")
+	good := sign(t, key, validClaims())
+	forged := sign(t, newKey(t, "HS256"), validClaims("sub", "admin"))
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nfrom cookie session", "reverse_proxy "+up.Addr())))
+
+	cookie := func(v string) http.Header { return http.Header{"Cookie": {v}} }
+	check(t, c, up, http.MethodGet, "/", cookie("session="+good), accepted)
+	check(t, c, up, http.MethodGet, "/", cookie(`session="`+good+`"`), accepted)
+	check(t, c, up, http.MethodGet, "/", cookie("session ="+forged+"; session="+good), expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/", cookie("session= "+forged+" ;session="+good), expectation{http.StatusBadRequest, challengeInvalidRequest})
+	check(t, c, up, http.MethodGet, "/", cookie("a=1; session ="+good+"; session="+good), accepted)
+}
+
+// rawGet sends a GET with one extra header line over a fresh connection,
+// for requests net/http's client would refuse to send, and returns the
+// status Caddy answered with. An error means Caddy closed the connection
+// without an answer.
+func rawGet(rawURL, headerLine string) (int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	go func() {
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\nConnection: close\r\n\r\n", u.RequestURI(), u.Host, headerLine)
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// TestQueryTokenWithoutStripTokenWarns: reading tokens from the query
+// string is allowed, but Caddy says at load that they end up in logs, and
+// that without strip_token the upstream gets the token in its URL.
+func TestQueryTokenWithoutStripTokenWarns(t *testing.T) {
+	requireCaddy(t)
+	key := newKey(t, "HS256")
+	const stripWarning = "from query without strip_token passes the token on to the upstream"
+	res := validateCaddyfile(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nfrom query access_token", "respond ok")))
+	if res.ExitCode != 0 {
+		t.Fatalf("caddy validate failed:\n%s", res.Output())
+	}
+	for _, want := range []string{"tokens read from the query string end up in access logs", stripWarning} {
+		if !strings.Contains(res.Output(), want) {
+			t.Errorf("no warning %q in:\n%s", want, lastLines(res.Output(), 10))
+		}
+	}
+	res = validateCaddyfile(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nfrom query access_token\nstrip_token", "respond ok")))
+	if res.ExitCode != 0 {
+		t.Fatalf("caddy validate failed:\n%s", res.Output())
+	}
+	if strings.Contains(res.Output(), stripWarning) {
+		t.Errorf("warned about strip_token although it is on:\n%s", lastLines(res.Output(), 10))
+	}
+	if strings.Contains(res.Output(), key.Secret()) {
+		t.Error("the secret appears in caddy validate's output")
+	}
+}
+
+// TestHMACWithOnlyRemoteKeysIsRefused: keys from a JWKS URL never verify
+// HS* tokens, so an allowlist with an HMAC algorithm and no secret can
+// never be right and stops Caddy at load, naming the algorithm.
+func TestHMACWithOnlyRemoteKeysIsRefused(t *testing.T) {
+	requireCaddy(t)
+	res := runCaddyExpectFailure(t, caddyfileFor(jwtRoute("/*", "jwks http://127.0.0.1:1/jwks.json\nalgorithms RS256 HS256", "respond ok")))
+	for _, want := range []string{"jwt: algorithms lists HS256", "HMAC needs a secret"} {
+		if !strings.Contains(res.Output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, lastLines(res.Output(), 3))
+		}
+	}
+
+	// A JWKS file may hold HMAC (oct) keys: with one, HS256 is fine.
+	t.Run("a JWKS file with an oct key", func(t *testing.T) {
+		up := newUpstream(t)
+		key := newKey(t, "HS256")
+		set, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{
+			"kty": "oct", "kid": "h", "k": base64.RawURLEncoding.EncodeToString(key.Public.([]byte)),
+		}}})
+		file := writeFile(t, "jwks.json", set)
+		c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+file+"\njwks http://127.0.0.1:1/jwks.json\nalgorithms HS256 RS256", "reverse_proxy "+up.Addr())))
+		check(t, c, up, http.MethodGet, "/", bearer(signToken(t, key, validClaims(), map[string]any{"kid": "h"})), accepted)
+	})
+}
+
+// TestClaimHeaderSpoofedWithUnderscores: CGI and FastCGI (Caddy's own
+// php_fastcgi included) turn both X-User-Id and X-User_Id into
+// HTTP_X_USER_ID, so a client's X-User_Id is as much a forged claim header
+// as its X-User-Id. Caddy itself drops underscore headers (GHSA-f59h-q822-g45g)
+// and the jwt handler removes the other spellings: none may reach the
+// upstream, with or without a token.
+func TestClaimHeaderSpoofedWithUnderscores(t *testing.T) {
+	requireCaddy(t)
+	up := newUpstream(t)
+	key := newKey(t, "HS256")
+	c := startCaddy(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nclaim_header sub X-User-Id\noptional", "reverse_proxy "+up.Addr())))
+
+	spoofed := http.Header{"X-User_Id": {"admin"}, "x_user_id": {"admin"}, "X-USER-ID": {"admin"}}
+	withToken := http.Header{"Authorization": {"Bearer " + sign(t, key, validClaims())}}
+	for k, v := range spoofed {
+		withToken[k] = v
+	}
+	for name, header := range map[string]http.Header{"anonymous": spoofed, "with a valid token": withToken} {
+		t.Run(name, func(t *testing.T) {
+			check(t, c, up, http.MethodGet, "/", header, accepted)
+			for k, vs := range up.Last(t).Header {
+				if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), "X-User-Id") && (len(vs) != 1 || vs[0] != "user-42") {
+					t.Errorf("upstream got %s: %q", k, vs)
+				}
+			}
+		})
+	}
+}
+
+// TestClaimHeadersThatCanNeverWorkAreRefused: a claim in a header that
+// frames the request or carries the credentials would split the request
+// upstream or delete the token before it is read; such configs stop Caddy
+// at load, naming the header.
+func TestClaimHeadersThatCanNeverWorkAreRefused(t *testing.T) {
+	requireCaddy(t)
+	key := newKey(t, "HS256")
+	for _, header := range []string{"Content-Length", "transfer-encoding", "Host", "Connection", "Authorization", "Cookie"} {
+		t.Run(header, func(t *testing.T) {
+			res := runCaddyExpectFailure(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nclaim_header sub "+header, "respond ok")))
+			if want := "jwt: claim_header: " + http.CanonicalHeaderKey(header) + " cannot carry a claim"; !strings.Contains(res.Output(), want) {
+				t.Errorf("output lacks %q:\n%s", want, lastLines(res.Output(), 3))
+			}
+		})
+	}
+}
+
+// TestTooManyTokenSourcesAreRefused: where a token was found is one bit per
+// source, so more than 64 sources stop Caddy at load instead of silently
+// skipping the CSRF check and strip_token for the rest.
+func TestTooManyTokenSourcesAreRefused(t *testing.T) {
+	requireCaddy(t)
+	key := newKey(t, "HS256")
+	var from strings.Builder
+	for i := range 65 {
+		fmt.Fprintf(&from, "\nfrom cookie c%d", i)
+	}
+	res := runCaddyExpectFailure(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+from.String(), "respond ok")))
+	if want := "jwt: from: 65 token sources; at most 64"; !strings.Contains(res.Output(), want) {
+		t.Errorf("output lacks %q:\n%s", want, lastLines(res.Output(), 3))
+	}
+}
