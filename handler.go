@@ -35,8 +35,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if found.raw == "" {
 		if h.Optional {
-			provideClaimPlaceholders(r, nil)
-			h.setUserID(r, nil)
+			provideClaimPlaceholders(r, anonymousPlaceholders)
+			setUserID(r, "")
 			requestsByReason[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
@@ -49,7 +49,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	started := time.Now()
-	token, rsn := h.verifier.verify(r.Context(), found.raw)
+	token, rsn := h.verifyToken(r.Context(), found.raw, started)
 	verificationSeconds.Observe(time.Since(started).Seconds())
 	if rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
@@ -93,27 +93,103 @@ func (h *Handler) checkRequirements(token *verifiedToken) reason {
 	return reasonAllowed
 }
 
-// handOn makes the verified claims available to the rest of the chain: the
-// user ID and claim placeholders, the claim headers, and strips the token
-// if asked to.
-func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
-	provideClaimPlaceholders(r, token.claims)
-	h.setUserID(r, token.claims)
+// handOff is what a verified token hands to the rest of the chain, worked
+// out once per token when it is verified (and kept with it in the cache),
+// so that a request with a known token formats nothing and encodes no JSON.
+// It is only read after it is made: requests share it.
+type handOff struct {
+	// userID is the user claim's value as {http.auth.user.id}, "" when
+	// the claim is missing or unsafe. Kept as an interface so that setting
+	// it does not box the string again on every request.
+	userID any
+	// headers holds the value of each of the handler's claim headers, in
+	// the same order.
+	headers []handOffHeader
+	// placeholders resolves {http.auth.jwt.*} from the token's claims.
+	placeholders caddy.ReplacerFunc
+}
 
+type handOffHeader struct {
+	value string
+	// found: the claim is present; unsafe: its value has control
+	// characters and is not sent.
+	found, unsafe bool
+}
+
+func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
+	ho := &handOff{userID: "", headers: make([]handOffHeader, len(h.headers))}
+	if v, ok := h.userClaim.lookup(claims); ok {
+		if s := formatClaim(v); safeHeaderValue(s) {
+			ho.userID = s
+		}
+	}
 	for i := range h.headers {
-		ch := &h.headers[i]
-		v, ok := ch.path.lookup(token.claims)
+		v, ok := h.headers[i].path.lookup(claims)
 		if !ok {
 			continue
 		}
 		s := formatClaim(v)
-		if !safeHeaderValue(s) {
-			if c := h.logger.Check(zapcore.WarnLevel, "claim not passed on: its value has control characters"); c != nil {
-				c.Write(zap.String("claim", ch.path.name), zap.String("header", ch.header))
-			}
-			continue
+		ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safeHeaderValue(s)}
+	}
+	ho.placeholders = claimPlaceholders(claims)
+	return ho
+}
+
+// lookupClaimName is claimPath.lookup for a name only known at request time
+// (a placeholder): it walks the dot path in place rather than compiling
+// it, so that a lookup allocates nothing.
+func lookupClaimName(claims map[string]any, name string) (any, bool) {
+	if v, ok := claims[name]; ok {
+		return v, true
+	}
+	if !strings.Contains(name, ".") {
+		return nil, false
+	}
+	var cur any = claims
+	for rest := name; ; {
+		part, tail, more := strings.Cut(rest, ".")
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
 		}
-		r.Header[ch.header] = []string{s}
+		if cur, ok = obj[part]; !ok {
+			return nil, false
+		}
+		if !more {
+			return cur, true
+		}
+		rest = tail
+	}
+}
+
+// handOn makes the verified claims available to the rest of the chain: the
+// user ID and claim placeholders, the claim headers, and strips the token
+// if asked to.
+func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
+	ho := token.handOff
+	provideClaimPlaceholders(r, ho.placeholders)
+	setUserID(r, ho.userID)
+
+	if len(h.headers) > 0 {
+		// One allocation for all the header values of this request. Each
+		// header gets its own one-element window (capacity 1, so an append
+		// cannot run into the next), because later handlers may edit
+		// values in place: the slices must not be shared between requests.
+		values := make([]string, len(h.headers))
+		for i := range h.headers {
+			hv := &ho.headers[i]
+			if !hv.found {
+				continue
+			}
+			if hv.unsafe {
+				if c := h.logger.Check(zapcore.WarnLevel, "claim not passed on: its value has control characters"); c != nil {
+					c.Write(zap.String("claim", h.headers[i].path.name), zap.String("header", h.headers[i].header))
+				}
+				continue
+			}
+			values[i] = hv.value
+			r.Header[h.headers[i].header] = values[i : i+1 : i+1]
+		}
 	}
 
 	if h.StripToken {
@@ -130,34 +206,30 @@ func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken
 // token without a usable user claim: left unset, the placeholder would
 // reach `header_up X-User {http.auth.user.id}` as its own text, which an
 // upstream would take for a user name.
-func (h *Handler) setUserID(r *http.Request, claims map[string]any) {
-	user := ""
-	if v, ok := h.userClaim.lookup(claims); ok {
-		if s := formatClaim(v); safeHeaderValue(s) {
-			user = s
-		}
-	}
+func setUserID(r *http.Request, user any) {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.auth.user.id", user)
 }
 
 const claimPlaceholderPrefix = "http.auth.jwt."
 
-// provideClaimPlaceholders answers {http.auth.jwt.<path>} from the verified
+// claimPlaceholders answers {http.auth.jwt.<path>} from the verified
 // claims, nil for an anonymous request. They are resolved lazily: most
 // configs read a handful of claims, and formatting all of them on every
 // request would waste the work. A claim that is absent (or has control
 // characters) is the empty string, as Caddy's placeholders for absent
 // request headers are: otherwise `header_up X-Email {http.auth.jwt.email}`
 // would send the placeholder's literal text to the upstream.
-func provideClaimPlaceholders(r *http.Request, claims map[string]any) {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Map(func(key string) (any, bool) {
+//
+// The function is made once per verified token (and cached with it), not
+// per request.
+func claimPlaceholders(claims map[string]any) caddy.ReplacerFunc {
+	return func(key string) (any, bool) {
 		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
 		if !ok {
 			return nil, false
 		}
-		v, ok := compileClaimPath(path).lookup(claims)
+		v, ok := lookupClaimName(claims, path)
 		if !ok {
 			return "", true
 		}
@@ -166,7 +238,16 @@ func provideClaimPlaceholders(r *http.Request, claims map[string]any) {
 			return "", true
 		}
 		return s, true
-	})
+	}
+}
+
+// anonymousPlaceholders are the claim placeholders of a request without a
+// token: all empty.
+var anonymousPlaceholders = claimPlaceholders(nil)
+
+func provideClaimPlaceholders(r *http.Request, placeholders caddy.ReplacerFunc) {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Map(placeholders)
 }
 
 // reject answers a request that may not pass. The error goes to Caddy as a
@@ -187,8 +268,24 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, tok
 	if info.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
-	return caddyhttp.Error(info.status, errors.New(info.description))
+	return caddyhttp.Error(info.status, reasonErrors[rsn])
 }
+
+// reasonErrors holds the error of each reason, made once: its text is the
+// fixed description, so there is nothing to build per request. The Trace
+// is set here because caddyhttp.Error otherwise walks the stack with
+// runtime.Caller on every rejection, the largest cost of refusing garbage;
+// it still gives each error its own ID.
+var reasonErrors = func() (errs [reasonCount]caddyhttp.HandlerError) {
+	for r := range reasonCount {
+		errs[r] = caddyhttp.HandlerError{
+			StatusCode: reasons[r].status,
+			Err:        errors.New(reasons[r].description),
+			Trace:      "caddyjwt.(*Handler).reject",
+		}
+	}
+	return errs
+}()
 
 // logRejection logs a refused request at info, with what is known about the
 // token but never the token itself.

@@ -1,7 +1,6 @@
 package caddyjwt
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -38,6 +37,10 @@ type tokenVerifier struct {
 	// changes (rotation, removal), so that nothing verified with a key that
 	// is gone is still trusted. Set before any key source starts.
 	onKeysChanged func()
+
+	// cache holds tokens that passed, nil when `cache off`. It is dropped
+	// through onKeysChanged.
+	cache *tokenCache
 }
 
 // keysChanged tells the verifier that some key source's keys changed.
@@ -60,37 +63,12 @@ type keyScope struct {
 // "jku", "x5u", "jwk" and "x5c" are never used to find a key: a key named by
 // the token itself proves nothing.
 type tokenHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
-}
-
-// parseHeader decodes the JOSE header. Member names are matched exactly
-// (RFC 7515 §4): Go's JSON decoder would let "Alg" or "KID" stand for alg
-// and kid when decoding into a struct, so a header that every other JOSE
-// library reads as having no alg would verify here.
-func parseHeader(seg string) (tokenHeader, bool) {
-	var h tokenHeader
-	var members map[string]json.RawMessage
-	if !decodeSegment(seg, &members, false) {
-		return h, false
-	}
-	for _, m := range [...]struct {
-		name string
-		dst  *string
-	}{{"alg", &h.Alg}, {"kid", &h.Kid}, {"typ", &h.Typ}} {
-		if v, present := members[m.name]; present && json.Unmarshal(v, m.dst) != nil {
-			return h, false
-		}
-	}
-	if crit, present := members["crit"]; present {
-		h.Crit = crit
-	}
-	return h, true
+	alg, kid, typ string
 }
 
 // verifiedToken is a token whose signature and registered claims held.
+// Once verify returns it, it may be cached and read by many requests at
+// once: nothing writes to it (or its claims) after that.
 type verifiedToken struct {
 	claims    map[string]any
 	algorithm algorithm
@@ -101,6 +79,16 @@ type verifiedToken struct {
 	issuedAt  time.Time // zero when the token has no iat
 	expiresAt time.Time
 	notBefore time.Time // zero when the token has no nbf
+
+	// claimsJSON is the decoded claims segment; the claims' strings are
+	// slices of it, so keeping it costs nothing more. claimsSize estimates
+	// the heap of the decoded claims beyond it, for the cache's bound.
+	claimsJSON string
+	claimsSize int
+
+	// handOff is what the handler passes on from a token that passed; set
+	// once, before the token is cached (see cache.go).
+	handOff *handOff
 }
 
 // provisionVerifier builds the verifier from the key sources, issuers and
@@ -112,6 +100,11 @@ func (h *Handler) provisionVerifier(ctx caddy.Context) (*tokenVerifier, error) {
 		maxLifetime: time.Duration(h.MaxLifetime),
 		algorithms:  allAlgorithms,
 		issuers:     make(map[string]*keyScope),
+	}
+	// The cache is made before any key source starts: remote sources
+	// report key changes through onKeysChanged, which drops it.
+	if v.cache = newTokenCache(h.Cache); v.cache != nil {
+		v.onKeysChanged = v.cache.clear
 	}
 	if h.Leeway != nil {
 		v.leeway = time.Duration(*h.Leeway)
@@ -310,23 +303,23 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	if !ok {
 		return nil, reasonMalformed
 	}
-	header, ok := parseHeader(raw[:headerEnd])
-	if !ok || header.Crit != nil {
+	header, ok := decodeHeader(raw[:headerEnd])
+	if !ok {
 		return nil, reasonMalformed
 	}
-	alg := parseAlgorithm(header.Alg)
+	alg := parseAlgorithm(header.alg)
 	if !v.algorithms.has(alg) {
 		return nil, reasonBadAlgorithm
 	}
-	if len(v.tokenTypes) > 0 && !v.acceptsType(header.Typ) {
+	if len(v.tokenTypes) > 0 && !v.acceptsType(header.typ) {
 		return nil, reasonBadType
 	}
 
-	var claims map[string]any
-	if !decodeSegment(raw[headerEnd+1:payloadEnd], &claims, true) || claims == nil {
+	claimsJSON, claims, claimsSize, ok := decodeClaimsSegment(raw[headerEnd+1 : payloadEnd])
+	if !ok {
 		return nil, reasonMalformed
 	}
-	token := &verifiedToken{claims: claims, algorithm: alg, keyID: header.Kid}
+	token := &verifiedToken{claims: claims, claimsJSON: claimsJSON, claimsSize: claimsSize, algorithm: alg, keyID: header.kid}
 	if !token.readRegisteredStrings() {
 		return token, reasonBadClaims
 	}
@@ -337,7 +330,7 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	if rsn != reasonAllowed {
 		return token, rsn
 	}
-	if rsn := scope.checkSignature(ctx, raw[:payloadEnd], raw[payloadEnd+1:], header.Kid, alg); rsn != reasonAllowed {
+	if rsn := scope.checkSignature(ctx, raw[:payloadEnd], raw[payloadEnd+1:], header.kid, alg); rsn != reasonAllowed {
 		return token, rsn
 	}
 	if rsn := v.checkClaims(scope, token); rsn != reasonAllowed {
@@ -346,50 +339,63 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	return token, reasonAllowed
 }
 
-// splitCompact checks that raw is three base64url segments joined by dots
-// (RFC 7515 §7.1) and returns the positions of the two dots. A JWE (five
-// segments) or anything with other bytes is refused here.
+// splitCompact finds the two dots of a compact JWS (RFC 7515 §7.1) and
+// checks that there is no third one: a JWE (five segments) is refused here.
+// The alphabet of each segment is checked as it is decoded, header first,
+// so that garbage is refused after reading a few bytes of it and a valid
+// token's bytes are read once; every segment is decoded, strictly, before
+// any signature math.
 func splitCompact(raw string) (headerEnd, payloadEnd int, ok bool) {
-	headerEnd, payloadEnd = -1, -1
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		case c == '.':
-			switch {
-			case headerEnd < 0:
-				headerEnd = i
-			case payloadEnd < 0:
-				payloadEnd = i
-			default:
-				return 0, 0, false
-			}
-		default:
-			return 0, 0, false
-		}
+	headerEnd = strings.IndexByte(raw, '.')
+	if headerEnd <= 0 {
+		return 0, 0, false
 	}
-	ok = headerEnd > 0 && payloadEnd > headerEnd+1 && payloadEnd < len(raw)-1
-	return headerEnd, payloadEnd, ok
+	rest := strings.IndexByte(raw[headerEnd+1:], '.')
+	if rest <= 0 {
+		return 0, 0, false
+	}
+	payloadEnd = headerEnd + 1 + rest
+	if payloadEnd == len(raw)-1 || strings.IndexByte(raw[payloadEnd+1:], '.') >= 0 {
+		return 0, 0, false
+	}
+	return headerEnd, payloadEnd, true
 }
 
-// decodeSegment decodes one base64url JSON segment into out. Numbers in
-// claims keep their JSON text (json.Number) so that they reach headers and
-// placeholders exactly as the issuer wrote them.
-func decodeSegment(seg string, out any, numbers bool) bool {
-	buf := make([]byte, base64.RawURLEncoding.DecodedLen(len(seg)))
-	n, err := base64.RawURLEncoding.Decode(buf, []byte(seg))
-	if err != nil {
-		return false
+// decodeHeader reads the JOSE header segment. A token that marks any
+// extension critical is refused (RFC 7515 §4.1.11): this verifier
+// understands none. Member names are case-sensitive (RFC 7515 §4), so
+// "ALG" is not "alg".
+func decodeHeader(seg string) (tokenHeader, bool) {
+	var h tokenHeader
+	s, ok := decodeSegmentString(seg)
+	if !ok {
+		return h, false
 	}
-	dec := json.NewDecoder(bytes.NewReader(buf[:n]))
-	if numbers {
-		dec.UseNumber()
+	members, ok := parseJSONObject(s)
+	if !ok {
+		return h, false
 	}
-	if err := dec.Decode(out); err != nil {
-		return false
+	if _, critical := members["crit"]; critical {
+		return h, false
 	}
-	// Trailing data after the JSON value is not a JWS we should accept.
-	return !dec.More()
+	var algOK, kidOK, typOK bool
+	h.alg, algOK = stringClaim(members, "alg")
+	h.kid, kidOK = stringClaim(members, "kid")
+	h.typ, typOK = stringClaim(members, "typ")
+	return h, algOK && kidOK && typOK
+}
+
+// decodeClaimsSegment reads the claims segment and returns its JSON text
+// and the estimated heap of the claims too. Numbers keep their JSON text
+// (json.Number) so that they reach headers and placeholders exactly as the
+// issuer wrote them.
+func decodeClaimsSegment(seg string) (string, map[string]any, int, bool) {
+	s, ok := decodeSegmentString(seg)
+	if !ok {
+		return "", nil, 0, false
+	}
+	claims, size, ok := parseJSONObjectSize(s)
+	return s, claims, size, ok
 }
 
 // readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
@@ -453,8 +459,10 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 	if len(keys) > maxKeysPerToken {
 		keys = keys[:maxKeysPerToken]
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(signature)
-	if err != nil {
+	// Decoded with the same strict decoder as the other segments:
+	// encoding/base64 would skip line breaks inside it.
+	sig := make([]byte, base64.RawURLEncoding.DecodedLen(len(signature)))
+	if !decodeBase64URL(sig, signature) {
 		return reasonMalformed
 	}
 	method := signingMethods[alg]

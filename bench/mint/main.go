@@ -1,0 +1,90 @@
+// Command mint writes the key and tokens bench/load.sh sends: an ES256 key
+// pair's public half, one token, 1,000 distinct tokens and one token with
+// a bad signature, all typical access tokens valid for two hours.
+//
+//	go run ./bench/mint <dir>
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: mint <dir>")
+		os.Exit(2)
+	}
+	if err := mint(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "mint:", err)
+		os.Exit(1)
+	}
+}
+
+func mint(dir string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	tokens := make([]string, 1000)
+	for i := range tokens {
+		if tokens[i], err = sign(key, i); err != nil {
+			return err
+		}
+	}
+	// One signature character changed: right shape, right key, wrong
+	// signature, so every request pays a full verification.
+	i := strings.LastIndexByte(tokens[0], '.') + 10
+	c := "A"
+	if tokens[0][i] == 'A' {
+		c = "B"
+	}
+	bad := tokens[0][:i] + c + tokens[0][i+1:]
+	for name, content := range map[string]string{
+		"token.txt":  tokens[0] + "\n",
+		"tokens.txt": strings.Join(tokens, "\n") + "\n",
+		"bad.txt":    bad + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sign makes a typical access token, the same shape as the Go benchmarks'.
+func sign(key *ecdsa.PrivateKey, i int) (string, error) {
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+		"iss":   "https://id.example.com/",
+		"sub":   fmt.Sprintf("user-%06d", i),
+		"aud":   []string{"api.example.com"},
+		"exp":   now.Add(2 * time.Hour).Unix(),
+		"iat":   now.Unix(),
+		"nbf":   now.Unix(),
+		"jti":   fmt.Sprintf("c8f1d2a4-%08x-4e5b-9a3c-5d6e7f809a1b", i),
+		"scope": "openid profile email orders:read orders:write",
+		"email": fmt.Sprintf("user%d@example.com", i),
+		"name":  "Ada Lovelace",
+		"roles": []string{"user", "billing"},
+	})
+	tok.Header["typ"] = "JWT"
+	return tok.SignedString(key)
+}

@@ -1,0 +1,233 @@
+package caddyjwt
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// referenceDecode is what the verifier did before it had its own parser:
+// encoding/json with UseNumber, one object, nothing after it.
+func referenceDecode(s string) (map[string]any, bool) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, false
+	}
+	return m, true
+}
+
+// hasDuplicateOrDeepMembers reports whether valid JSON s names a member
+// twice in one object or nests deeper than maxJSONDepth: the two things
+// parseJSONObject refuses that encoding/json accepts.
+func hasDuplicateOrDeepMembers(s string) bool {
+	dec := json.NewDecoder(strings.NewReader(s))
+	type level struct {
+		object    bool
+		names     map[string]bool
+		expectKey bool
+	}
+	var stack []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.expectKey {
+			if name, ok := tok.(string); ok {
+				if top.names[name] {
+					return true
+				}
+				top.names[name] = true
+				top.expectKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if top != nil && top.object {
+				top.expectKey = true
+			}
+			stack = append(stack, &level{object: tok == json.Delim('{'), names: map[string]bool{}, expectKey: true})
+			if len(stack) > maxJSONDepth {
+				return true
+			}
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		default:
+			if top != nil && top.object {
+				top.expectKey = true
+			}
+		}
+	}
+}
+
+func checkAgainstEncodingJSON(t *testing.T, s string) {
+	t.Helper()
+	got, gotOK := parseJSONObject(s)
+	want, wantOK := referenceDecode(s)
+	if wantOK && !gotOK && hasDuplicateOrDeepMembers(s) {
+		return // refused on purpose
+	}
+	if gotOK != wantOK {
+		t.Fatalf("%q: accepted %v, encoding/json %v", s, gotOK, wantOK)
+	}
+	if gotOK && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: got %#v, encoding/json %#v", s, got, want)
+	}
+}
+
+var jsonCorpus = []string{
+	`{}`, ` { } `, "\t{\n}\r\n", `{"a":1}`, `{"a":-0}`, `{"a":1.5e+10}`, `{"a":1E-2}`, `{"a":0.0}`,
+	`{"a":01}`, `{"a":-}`, `{"a":1.}`, `{"a":.5}`, `{"a":1e}`, `{"a":+1}`, `{"a":0x10}`, `{"a":NaN}`,
+	`{"a":true,"b":false,"c":null}`, `{"a":tru}`, `{"a":nulll}`, `{"a":True}`,
+	`{"a":"x"}`, `{"a":"\u00e9\n\t\"\\\/"}`, `{"a":"\ud83d\ude00"}`, `{"a":"\ud83d"}`, `{"a":"\x"}`,
+	`{"a":"` + "\x01" + `"}`, `{"a":"` + "\xff\xfe" + `"}`, `{"a":"é"}`, `{"\u0061":1}`, `{"":1}`,
+	`{"a":[]}`, `{"a":[1,"x",[true,{}],{"b":[null]}]}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a":{"b":{"c":{}}}}`,
+	`{"a":1,}`, `{,"a":1}`, `{"a" 1}`, `{"a":1 "b":2}`, `{a:1}`, `{'a':1}`, `{"a":1}}`, `{"a":1}x`,
+	`{"a":1} {"b":2}`, `{"a":1}]`, `[]`, `null`, `"x"`, `1`, ``, ` `, `{`, `{"a"`, `{"a":`, `{"a":"x`,
+	`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a":1,"A":2}`,
+	strings.Repeat(`{"a":`, maxJSONDepth) + `1` + strings.Repeat(`}`, maxJSONDepth),
+	strings.Repeat(`{"a":`, maxJSONDepth+1) + `1` + strings.Repeat(`}`, maxJSONDepth+1),
+}
+
+func TestClaimsParserMatchesEncodingJSON(t *testing.T) {
+	for _, s := range jsonCorpus {
+		checkAgainstEncodingJSON(t, s)
+	}
+}
+
+func TestClaimsParserRefusesDuplicateAndDeepMembers(t *testing.T) {
+	for _, s := range []string{
+		`{"sub":"alice","sub":"admin"}`,
+		`{"a":{"role":"user","role":"admin"}}`,
+		strings.Repeat(`[`, maxJSONDepth) + strings.Repeat(`]`, maxJSONDepth),
+		`{"a":` + strings.Repeat(`[`, maxJSONDepth) + strings.Repeat(`]`, maxJSONDepth) + `}`,
+	} {
+		if _, ok := parseJSONObject(s); ok {
+			t.Errorf("%.40q was accepted", s)
+		}
+	}
+	// Names differing in case are different members (RFC 8259 §8.3).
+	if m, ok := parseJSONObject(`{"sub":"a","Sub":"b"}`); !ok || m["sub"] != "a" {
+		t.Errorf("case-distinct names: %v %v", m, ok)
+	}
+}
+
+func FuzzClaimsParser(f *testing.F) {
+	for _, s := range jsonCorpus {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkAgainstEncodingJSON(t, s)
+	})
+}
+
+func TestBase64URLDecoderMatchesEncodingBase64(t *testing.T) {
+	for _, s := range []string{"", "A", "AA", "AAA", "AAAA", "QQ", "QR", "QUI", "QUJD", "-_-_", "+/", "AA=", "AA==", "A\nAA", "eyJhbGciOiJIUzI1NiJ9", "Zm9v\r\nYmFy"} {
+		checkBase64(t, s)
+	}
+}
+
+func FuzzBase64URLDecoder(f *testing.F) {
+	f.Add("eyJhbGciOiJIUzI1NiJ9")
+	f.Add("A\nAA")
+	f.Fuzz(func(t *testing.T, s string) { checkBase64(t, s) })
+}
+
+// checkBase64 compares with RawURLEncoding, which also skips CR and LF: the
+// verifier's decoder refuses them, so such inputs only must not pass.
+func checkBase64(t *testing.T, s string) {
+	t.Helper()
+	got, gotOK := decodeSegmentString(s)
+	want, err := base64.RawURLEncoding.DecodeString(s)
+	if strings.ContainsAny(s, "\r\n") {
+		if gotOK {
+			t.Fatalf("%q: line breaks accepted", s)
+		}
+		return
+	}
+	if gotOK != (err == nil) {
+		t.Fatalf("%q: accepted %v, encoding/base64 error %v", s, gotOK, err)
+	}
+	if gotOK && !bytes.Equal([]byte(got), want) {
+		t.Fatalf("%q: got %x, want %x", s, got, want)
+	}
+}
+
+func TestHeaderMembersAreReadExactly(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name, header string
+		ok           bool
+		alg, kid     string
+	}{
+		{"plain", `{"alg":"ES256","kid":"k1","typ":"JWT"}`, true, "ES256", "k1"},
+		{"names are case-sensitive", `{"ALG":"none","alg":"ES256"}`, true, "ES256", ""},
+		{"alg named twice", `{"alg":"ES256","alg":"none"}`, false, "", ""},
+		{"crit in any form", `{"alg":"ES256","crit":null}`, false, "", ""},
+		{"kid must be a string", `{"alg":"ES256","kid":7}`, false, "", ""},
+		{"trailing data", `{"alg":"ES256"}{}`, false, "", ""},
+		{"escaped name", `{"\u0061lg":"ES256"}`, true, "ES256", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, ok := decodeHeader(enc([]byte(tt.header)))
+			if ok != tt.ok || ok && (h.alg != tt.alg || h.kid != tt.kid) {
+				t.Errorf("got %+v %v", h, ok)
+			}
+		})
+	}
+}
+
+func TestSplitCompact(t *testing.T) {
+	tests := map[string]bool{
+		"a.b.c": true, "a.b.": false, ".b.c": false, "a..c": false, "a.b.c.d.e": false,
+		"a.b": false, "abc": false, "": false, "a.b.c.": false,
+	}
+	for raw, want := range tests {
+		if _, _, ok := splitCompact(raw); ok != want {
+			t.Errorf("%q: got %v, want %v", raw, ok, want)
+		}
+	}
+}
+
+func TestSignatureWithLineBreakIsMalformed(t *testing.T) {
+	h := cachedHandler(t, -1)
+	raw := hsToken(t, validClaims())
+	i := strings.LastIndexByte(raw, '.') + 5
+	if _, rsn := h.verifier.verify(t.Context(), raw[:i]+"\n"+raw[i:]); rsn != reasonMalformed {
+		t.Errorf("got %q, want %q", rsn, reasonMalformed)
+	}
+}
+
+func TestIsBase64URLOf(t *testing.T) {
+	for _, data := range []string{"", "a", "ab", "abc", "abcd", `{"sub":"alice"}`, "\xff\x00\x10"} {
+		enc := base64.RawURLEncoding.EncodeToString([]byte(data))
+		if !isBase64URLOf(enc, data) {
+			t.Errorf("%q: its own encoding %q does not match", data, enc)
+		}
+		if data != "" && isBase64URLOf(enc, data[1:]+"?") {
+			t.Errorf("%q: matched other data", data)
+		}
+		if len(enc) > 0 {
+			last := base64URLValues[enc[len(enc)-1]]
+			if other := enc[:len(enc)-1] + string(base64URLAlphabet[last^1]); isBase64URLOf(other, data) {
+				t.Errorf("%q: non-canonical %q matched", data, other)
+			}
+		}
+	}
+}
