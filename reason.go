@@ -87,6 +87,3 @@ var reasons = [reasonCount]reasonInfo{
 func (r reason) info() *reasonInfo { return &reasons[r] }
 
 func (r reason) String() string { return reasons[r].description }
-
-// rejects reports whether the request must not reach the next handler.
-func (r reason) rejects() bool { return r != reasonAllowed && r != reasonAnonymous }

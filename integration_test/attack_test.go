@@ -100,9 +100,14 @@ func TestAttackTable(t *testing.T) {
 	jwkOf := func(k *testKey) map[string]any {
 		switch pub := k.Public.(type) {
 		case *ecdsa.PublicKey:
+			// Bytes is the uncompressed point: 0x04 || X || Y.
+			point, err := pub.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
 			return map[string]any{"kty": "EC", "crv": "P-256",
-				"x": base64.RawURLEncoding.EncodeToString(pub.X.FillBytes(make([]byte, 32))),
-				"y": base64.RawURLEncoding.EncodeToString(pub.Y.FillBytes(make([]byte, 32)))}
+				"x": base64.RawURLEncoding.EncodeToString(point[1:33]),
+				"y": base64.RawURLEncoding.EncodeToString(point[33:65])}
 		case *rsa.PublicKey:
 			return map[string]any{"kty": "RSA",
 				"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),

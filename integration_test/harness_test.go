@@ -379,17 +379,6 @@ func startCaddy(t testing.TB, caddyfile string, opts ...caddyOption) *caddyProce
 	}
 }
 
-// startCaddyOnPorts is startCaddy with ports reserved by the caller, for
-// tests that must know them before writing the Caddyfile.
-func startCaddyOnPorts(t testing.TB, ports caddyPorts, caddyfile string, opts ...caddyOption) *caddyProcess {
-	t.Helper()
-	c, err := tryStartCaddy(t, ports, caddyfile, opts...)
-	if err != nil {
-		t.Fatalf("caddy did not become ready: %v\nlog:\n%s", err, c.Logs())
-	}
-	return c
-}
-
 // tryStartCaddy starts Caddy and waits until it is ready; on error the
 // returned process has exited or been stopped, its log still readable.
 func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...caddyOption) (*caddyProcess, error) {
