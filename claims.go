@@ -33,28 +33,39 @@ type ClaimHeader struct {
 // a top-level claim, so that URL-shaped names with dots keep working; only
 // then is it read as a dot path.
 type claimPath struct {
-	name  string
-	parts []string // nil when the name has no dot
+	name string
+	// scope: the claim is a space-separated set (RFC 8693 §4.2 `scope`,
+	// and Azure AD's `scp`), matched by its members.
+	scope bool
 }
 
 func compileClaimPath(name string) claimPath {
-	p := claimPath{name: name}
-	if strings.Contains(name, ".") {
-		p.parts = strings.Split(name, ".")
+	last := name
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		last = name[i+1:]
 	}
-	return p
+	return claimPath{name: name, scope: last == "scope" || last == "scp"}
 }
 
 // lookup finds the claim's value in the token's claims.
 func (p claimPath) lookup(claims map[string]any) (any, bool) {
-	if v, ok := claims[p.name]; ok {
+	return lookupClaimName(claims, p.name)
+}
+
+// lookupClaimName finds a claim by name: the whole name as a top-level
+// claim first, then as a dot path. It walks the path in place, so that a
+// lookup allocates nothing, also for placeholders whose name is only known
+// at request time.
+func lookupClaimName(claims map[string]any, name string) (any, bool) {
+	if v, ok := claims[name]; ok {
 		return v, true
 	}
-	if p.parts == nil {
+	if !strings.Contains(name, ".") {
 		return nil, false
 	}
 	var cur any = claims
-	for _, part := range p.parts {
+	for rest := name; ; {
+		part, tail, more := strings.Cut(rest, ".")
 		obj, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
@@ -62,18 +73,11 @@ func (p claimPath) lookup(claims map[string]any) (any, bool) {
 		if cur, ok = obj[part]; !ok {
 			return nil, false
 		}
+		if !more {
+			return cur, true
+		}
+		rest = tail
 	}
-	return cur, true
-}
-
-// isScopeClaim reports whether the claim holds a space-separated set of
-// values (RFC 8693 §4.2 `scope`, and Azure AD's `scp`).
-func (p claimPath) isScopeClaim() bool {
-	last := p.name
-	if p.parts != nil {
-		last = p.parts[len(p.parts)-1]
-	}
-	return last == "scope" || last == "scp"
 }
 
 // formatClaim renders a claim value for a header or placeholder: strings as
@@ -154,7 +158,7 @@ func (r *claimRequirement) satisfiedBy(claims map[string]any) bool {
 		}
 		return false
 	case string:
-		if r.path.isScopeClaim() {
+		if r.path.scope {
 			for _, item := range strings.Fields(val) {
 				if r.accepts(item) {
 					return true

@@ -135,33 +135,6 @@ func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
 	return ho
 }
 
-// lookupClaimName is claimPath.lookup for a name only known at request time
-// (a placeholder): it walks the dot path in place rather than compiling
-// it, so that a lookup allocates nothing.
-func lookupClaimName(claims map[string]any, name string) (any, bool) {
-	if v, ok := claims[name]; ok {
-		return v, true
-	}
-	if !strings.Contains(name, ".") {
-		return nil, false
-	}
-	var cur any = claims
-	for rest := name; ; {
-		part, tail, more := strings.Cut(rest, ".")
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = obj[part]; !ok {
-			return nil, false
-		}
-		if !more {
-			return cur, true
-		}
-		rest = tail
-	}
-}
-
 // handOn makes the verified claims available to the rest of the chain: the
 // user ID and claim placeholders, the claim headers, and strips the token
 // if asked to.
