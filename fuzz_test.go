@@ -125,6 +125,7 @@ func signedClaimsSeeds() []namedSeed {
 		seed("nbf-int64-overflow", hdr, `{"aud":"api","exp":4102444800,"nbf":9223372036854775808}`),
 		seed("iat-huge", hdr, `{"aud":"api","exp":4102444800,"iat":1e19}`),
 		seed("exp-tiny", hdr, `{"aud":"api","exp":1e-400}`),
+		seed("claim-number-overflow", hdr, `{"aud":"api","exp":4102444800,"n":1e700}`),
 		seed("crit", `{"alg":"HS256","crit":["b64"],"b64":false}`, `{"aud":"api","exp":4102444800}`),
 		seed("typ-and-kid", `{"alg":"HS256","kid":"../../etc/passwd","typ":"at+jwt"}`, `{"aud":"api","exp":4102444800}`),
 		seed("duplicate-keys", `{"alg":"HS256","alg":"HS256"}`, `{"aud":"x","aud":"api","exp":0,"exp":4102444800}`),

@@ -2,6 +2,7 @@ package caddyjwt
 
 import (
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -12,10 +13,12 @@ import (
 // number of the JSON is a substring of it. Values come out as encoding/json
 // would give them with UseNumber (string, json.Number, bool, nil,
 // []any, map[string]any), and anything encoding/json refuses is refused.
-// Two things are stricter: a member name used twice in one object, which
+// Three things are stricter: a member name used twice in one object, which
 // RFC 7515 §4 and RFC 7519 §4 allow a parser to refuse (and which could
-// otherwise be read differently by the upstream), and nesting deeper than
-// maxJSONDepth.
+// otherwise be read differently by the upstream); nesting deeper than
+// maxJSONDepth; and a number beyond float64's range, such as 1e700, which
+// RFC 8259 §6 lets a parser limit, golang-jwt and encoding/json refuse
+// when they decode into float64, and JavaScript reads as Infinity.
 
 // maxJSONDepth bounds the nesting of objects and arrays. Real tokens nest a
 // few levels; the bound keeps a crafted one from costing deep recursion.
@@ -368,6 +371,7 @@ func (p *jsonParser) literal(word string) bool {
 // number parses a JSON number (RFC 8259 §6) and keeps its text.
 func (p *jsonParser) number() (json.Number, bool) {
 	start := p.i
+	exponent := false
 	if p.s[p.i] == '-' {
 		p.i++
 	}
@@ -391,9 +395,22 @@ func (p *jsonParser) number() (json.Number, bool) {
 		if p.digits() == 0 {
 			return "", false
 		}
+		exponent = true
 	}
-	return json.Number(p.s[start:p.i]), true
+	text := p.s[start:p.i]
+	// Without an exponent a number needs over 308 digits to overflow, so
+	// the parse is only paid by numbers that could.
+	if exponent || len(text) > maxExactDigits {
+		if _, err := strconv.ParseFloat(text, 64); err != nil {
+			return "", false // ±Inf: only ErrRange is possible on valid syntax
+		}
+	}
+	return json.Number(text), true
 }
+
+// maxExactDigits is a length below which a JSON number without an exponent
+// is certainly within float64's range (whose largest value has 309 digits).
+const maxExactDigits = 300
 
 func (p *jsonParser) digits() int {
 	start := p.i
