@@ -96,8 +96,8 @@ type cacheEntry struct {
 // matches reports whether raw is exactly the token of this entry: the same
 // header and signature segments, and a claims segment that is the
 // canonical base64url encoding of the stored claims. A token whose claims
-// segment is encoded another way (non-zero unused bits) never matches; it
-// is verified each time instead, which is safe.
+// segment is encoded another way (non-zero unused bits) never matches, and
+// the decoder refuses it as malformed anyway.
 func (e *cacheEntry) matches(raw string) bool {
 	headerEnd := len(e.header)
 	payloadEnd := len(raw) - len(e.signature) - 1

@@ -68,8 +68,10 @@ var base64URLValues = func() (t [256]byte) {
 }()
 
 // decodeBase64URL decodes src, unpadded base64url, into dst, which must be
-// exactly its decoded length. Like encoding/base64's RawURLEncoding, it
-// ignores the unused low bits of a final partial group.
+// exactly its decoded length. Like encoding/base64's RawURLEncoding.Strict,
+// it refuses a final partial group whose unused low bits are not zero: no
+// encoder writes them, and refusing them leaves every token one spelling
+// (one cache entry, one meaning for whoever compares raw tokens).
 func decodeBase64URL(dst []byte, src string) bool {
 	t := &base64URLValues
 	i, j := 0, 0
@@ -88,14 +90,14 @@ func decodeBase64URL(dst []byte, src string) bool {
 		return j == len(dst)
 	case 2:
 		a, b := t[rest[0]], t[rest[1]]
-		if (a|b)&0xc0 != 0 || j+1 != len(dst) {
+		if (a|b)&0xc0 != 0 || b&0x0f != 0 || j+1 != len(dst) {
 			return false
 		}
 		dst[j] = a<<2 | b>>4
 		return true
 	case 3:
 		a, b, c := t[rest[0]], t[rest[1]], t[rest[2]]
-		if (a|b|c)&0xc0 != 0 || j+2 != len(dst) {
+		if (a|b|c)&0xc0 != 0 || c&0x03 != 0 || j+2 != len(dst) {
 			return false
 		}
 		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)

@@ -513,8 +513,9 @@ const maxNumericDate = 1 << 53
 // numericDatesInRange reports whether exp, nbf and iat, when they are
 // numbers, are finite and within ±maxNumericDate seconds. golang-jwt
 // converts a NumericDate to int64 seconds without a range check; beyond
-// int64 (1e19, or 1e400 which parses to +Inf) the result depends on the
-// CPU, and on amd64 it is the far past, so "nbf":1e400 would be valid now.
+// int64 (1e19) the result depends on the CPU, and on amd64 it is the far
+// past, so "nbf":1e19 would be valid now. (1e400, beyond float64, does not
+// get here: the claims parser refuses it.)
 // Values of other types are left to the validator, which refuses them.
 func numericDatesInRange(claims map[string]any) bool {
 	for _, name := range [...]string{"exp", "nbf", "iat"} {
