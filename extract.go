@@ -288,18 +288,30 @@ func withoutCookie(line, name string) string {
 // withoutQueryParameter removes every name=value pair of the parameter
 // from a raw query and leaves the others exactly as the client sent them:
 // re-encoding the query would reorder and re-escape it, which changes what
-// an upstream that signs or caches by URL sees.
+// an upstream that signs or caches by URL sees. Pairs are split on ";" as
+// well as "&", as tokensFromQuery reads them, so that a token hidden after
+// a semicolon is removed for the upstreams that split there too.
 func withoutQueryParameter(rawQuery, name string) string {
 	var b strings.Builder
-	for pair := range strings.SplitSeq(rawQuery, "&") {
+	kept := false
+	separator := "" // the one before pair, as the client sent it
+	for rest := rawQuery; ; {
+		pair, next := rest, ""
+		i := strings.IndexAny(rest, "&;")
+		if i >= 0 {
+			pair, next = rest[:i], rest[i+1:]
+		}
 		key, _, _ := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(key); err == nil && k == name {
-			continue
+		if k, err := url.QueryUnescape(key); err != nil || k != name {
+			if kept {
+				b.WriteString(separator)
+			}
+			b.WriteString(pair)
+			kept = true
 		}
-		if b.Len() > 0 {
-			b.WriteByte('&')
+		if i < 0 {
+			return b.String()
 		}
-		b.WriteString(pair)
+		separator, rest = rest[i:i+1], next
 	}
-	return b.String()
 }

@@ -201,6 +201,17 @@ func TestStripToken(t *testing.T) {
 			},
 		},
 		{
+			name: "parameter after a semicolon removed, separators of the others kept",
+			from: &TokenSource{Query: "access_token"},
+			req:  request("/?;access_token=tok&a=1;b=2&&access_token=tok;c"),
+			check: func(t *testing.T, r *http.Request) {
+				// The first pair is empty (before the ";"), and stays so.
+				if want := "&a=1;b=2&;c"; r.URL.RawQuery != want {
+					t.Errorf("query = %q, want %q", r.URL.RawQuery, want)
+				}
+			},
+		},
+		{
 			name: "escaped parameter name removed",
 			from: &TokenSource{Query: "access_token"},
 			req:  request("/?access%5Ftoken=tok&page=2"),

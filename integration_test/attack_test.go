@@ -227,6 +227,14 @@ func TestAttackTable(t *testing.T) {
 		}
 	})
 
+	t.Run("a token after a semicolon is stripped too, for upstreams that split there", func(t *testing.T) {
+		check(t, s.c, s.up, http.MethodGet, "/?keep=1;access_token="+good, nil, accepted)
+		got := s.up.Last(t)
+		if strings.Contains(got.URI, "access_token") || !strings.Contains(got.URI, "keep=1") {
+			t.Errorf("upstream URI %q: token not stripped or other parameters lost", got.URI)
+		}
+	})
+
 	t.Run("a header larger than Caddy's max_header_size never passes", func(t *testing.T) {
 		before := s.up.Count()
 		status, err := rawGet(s.c.URL("/"), "Authorization: Bearer "+good+strings.Repeat("A", 2<<20))
