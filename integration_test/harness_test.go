@@ -408,11 +408,18 @@ func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...cad
 		c.err = c.cmd.Wait()
 		close(c.done)
 	}()
-	// Whatever a test did, no token may ever appear in Caddy's own log:
-	// checked after the process stopped, on every instance of the suite.
+	// Whatever a test did, no token may ever appear in Caddy's own log,
+	// and nothing may have panicked or raced: checked after the process
+	// stopped, on every instance of the suite.
 	t.Cleanup(func() {
-		if shapes := tokenShapes(c.Logs()); len(shapes) > 0 {
+		logs := c.Logs()
+		if shapes := tokenShapes(logs); len(shapes) > 0 {
 			t.Errorf("caddy's log holds %d token-shaped strings (first starts %.12s…)", len(shapes), shapes[0])
+		}
+		for _, crash := range []string{"WARNING: DATA RACE", "http: panic serving", "\npanic: "} {
+			if strings.Contains(logs, crash) {
+				t.Errorf("caddy's log shows %q", strings.TrimSpace(crash))
+			}
 		}
 	})
 	t.Cleanup(c.stop)
