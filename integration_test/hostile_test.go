@@ -124,15 +124,13 @@ func TestHostileTokensNeverReachTheUpstream(t *testing.T) {
 		}
 	}
 
-	// Still serving, and never panicked.
+	// Still serving (a panic in the log fails the test at cleanup, as for
+	// every Caddy of the suite).
 	check(t, c, up, http.MethodGet, "/api/", bearer(sign(t, hs, validClaims())), accepted)
 	if exited, err := c.Exited(); exited {
 		t.Fatalf("caddy exited: %v", err)
 	}
 	logs := c.Logs()
-	if strings.Contains(logs, "panic") || strings.Contains(logs, "runtime error") {
-		t.Errorf("caddy's log shows a panic")
-	}
 	for name, tok := range tokens {
 		if i := strings.LastIndexByte(tok, '.'); i >= 0 && len(tok)-i > 20 && strings.Contains(logs, tok[i+1:]) {
 			t.Errorf("%s: the log contains the token's signature", name)

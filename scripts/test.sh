@@ -15,7 +15,7 @@ go vet ./...
 # CADDY_BIN. xcaddy needs the version-pinned replace while the module is not
 # published (see FACTS.md). Caddy is built with the race detector, so that
 # the requests and reloads of the integration tests also look for races in
-# the plugin as Caddy really runs it (the soak and attack tests fail on a
+# the plugin as Caddy really runs it (every integration test fails on a
 # DATA RACE in its log). On a 2-core machine from a cold cache this costs
 # about 80 s more than a plain build (233 s against 155 s).
 build_dir="$(mktemp -d)"
