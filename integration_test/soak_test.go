@@ -258,7 +258,6 @@ func TestSoakConcurrentRequestsDuringReloads(t *testing.T) {
 	}
 }
 
-
 // soakRevocationStore writes a revocation file listing the jti
 // "soak-revoked" and reports whether Caddy accepts `revocation file` with
 // these keys; the soak mix includes revoked tokens only if it does.
