@@ -2,6 +2,7 @@ package caddyjwt
 
 import (
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strings"
@@ -174,25 +175,14 @@ func (s *tokenSource) values(r *http.Request) ([]string, reason) {
 	return nil, reasonAllowed
 }
 
-// tokensFromQuery returns the values of the parameter in a raw query. It
-// splits on ";" as well as "&": Go's parser skips a pair with a semicolon,
-// but upstreams such as Rack split on it, so a second token hidden after
-// one must count (HTTP parameter pollution). A value that does not decode
-// is malformed rather than skipped, for the same reason.
+// tokensFromQuery returns the values of the parameter in a raw query. A
+// value that does not decode is malformed rather than skipped: an upstream
+// may decode it another way (HTTP parameter pollution).
 func (s *tokenSource) tokensFromQuery(rawQuery string) ([]string, reason) {
 	var out []string
-	for rawQuery != "" {
-		var pair string
-		if i := strings.IndexAny(rawQuery, "&;"); i >= 0 {
-			pair, rawQuery = rawQuery[:i], rawQuery[i+1:]
-		} else {
-			pair, rawQuery = rawQuery, ""
-		}
-		key, value, _ := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(key); err == nil {
-			key = k
-		}
-		if key != s.name {
+	for _, pair := range queryPairs(rawQuery) {
+		value, ours := queryPairValue(pair, s.name)
+		if !ours {
 			continue
 		}
 		v, err := url.QueryUnescape(value)
@@ -202,6 +192,37 @@ func (s *tokenSource) tokensFromQuery(rawQuery string) ([]string, reason) {
 		out = append(out, v)
 	}
 	return out, reasonAllowed
+}
+
+// queryPairs yields each name=value pair of a raw query with the separator
+// before it ("" for the first). It splits on ";" as well as "&": Go's parser
+// skips a pair with a semicolon, but upstreams such as Rack split on it, so
+// a token hidden after one must be both read and stripped.
+func queryPairs(rawQuery string) iter.Seq2[string, string] {
+	return func(yield func(separator, pair string) bool) {
+		separator := ""
+		for {
+			i := strings.IndexAny(rawQuery, "&;")
+			if i < 0 {
+				yield(separator, rawQuery)
+				return
+			}
+			if !yield(separator, rawQuery[:i]) {
+				return
+			}
+			separator, rawQuery = rawQuery[i:i+1], rawQuery[i+1:]
+		}
+	}
+}
+
+// queryPairValue returns the still escaped value of a name=value pair, and
+// whether its name, unescaped, is name.
+func queryPairValue(pair, name string) (string, bool) {
+	key, value, _ := strings.Cut(pair, "=")
+	if k, err := url.QueryUnescape(key); err == nil {
+		key = k
+	}
+	return value, key == name
 }
 
 // tokenFromHeader returns the token in one header value, and whether the
@@ -285,33 +306,22 @@ func withoutCookie(line, name string) string {
 	return b.String()
 }
 
-// withoutQueryParameter removes every name=value pair of the parameter
-// from a raw query and leaves the others exactly as the client sent them:
-// re-encoding the query would reorder and re-escape it, which changes what
-// an upstream that signs or caches by URL sees. Pairs are split on ";" as
-// well as "&", as tokensFromQuery reads them, so that a token hidden after
-// a semicolon is removed for the upstreams that split there too.
+// withoutQueryParameter removes every pair of the parameter from a raw
+// query and leaves the others, and their separators, exactly as the client
+// sent them: re-encoding the query would reorder and re-escape it, which
+// changes what an upstream that signs or caches by URL sees.
 func withoutQueryParameter(rawQuery, name string) string {
 	var b strings.Builder
 	kept := false
-	separator := "" // the one before pair, as the client sent it
-	for rest := rawQuery; ; {
-		pair, next := rest, ""
-		i := strings.IndexAny(rest, "&;")
-		if i >= 0 {
-			pair, next = rest[:i], rest[i+1:]
+	for separator, pair := range queryPairs(rawQuery) {
+		if _, ours := queryPairValue(pair, name); ours {
+			continue
 		}
-		key, _, _ := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(key); err != nil || k != name {
-			if kept {
-				b.WriteString(separator)
-			}
-			b.WriteString(pair)
-			kept = true
+		if kept {
+			b.WriteString(separator)
 		}
-		if i < 0 {
-			return b.String()
-		}
-		separator, rest = rest[i:i+1], next
+		b.WriteString(pair)
+		kept = true
 	}
+	return b.String()
 }
