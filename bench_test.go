@@ -38,6 +38,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/jwtgate/caddy-jwt/internal/benchtoken"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -158,23 +160,10 @@ func ecdsaASN1(b testing.TB, rs []byte) []byte {
 	return der
 }
 
-// typicalClaims are the claims of a typical access token from an identity
-// provider: registered claims, a scope, a couple of profile claims and roles.
+// typicalClaims are the claims of the typical access token every
+// benchmark signs, the same as bench/load.sh sends.
 func typicalClaims(i int) jwt.MapClaims {
-	now := time.Now()
-	return jwt.MapClaims{
-		"iss":   "https://id.example.com/",
-		"sub":   fmt.Sprintf("user-%06d", i),
-		"aud":   []string{"api.example.com"},
-		"exp":   now.Add(time.Hour).Unix(),
-		"iat":   now.Unix(),
-		"nbf":   now.Unix(),
-		"jti":   fmt.Sprintf("c8f1d2a4-%08x-4e5b-9a3c-5d6e7f809a1b", i),
-		"scope": "openid profile email orders:read orders:write",
-		"email": fmt.Sprintf("user%d@example.com", i),
-		"name":  "Ada Lovelace",
-		"roles": []string{"user", "billing"},
-	}
+	return benchtoken.Claims(i, time.Now(), time.Hour)
 }
 
 func signBench(b testing.TB, fam benchFamily, claims jwt.MapClaims) string {
