@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: xcaddy (Go
-# module proxy), redis-server and chromium (Debian packages), and node's
-# jsonwebtoken (npm) for the interoperability tests. Anything already
+# module proxy); redis-server, redis-sentinel, chromium, wrk, prometheus,
+# php-cgi and python3-flask (Debian packages); and the npm packages of each
+# folder under integration_test/testdata that has a package.json. Anything already
 # present is left alone. Without root or apt, it says what is missing and
 # the tests that need it skip (under CI=true they fail instead).
 set -euo pipefail
@@ -15,10 +16,19 @@ if ! command -v xcaddy >/dev/null 2>&1 && [ ! -x "$GOBIN_DIR/xcaddy" ]; then
 	go install "github.com/caddyserver/xcaddy/cmd/xcaddy@$XCADDY_VERSION"
 fi
 
+# Each Debian package with the file that tells whether it is installed.
 missing=()
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+while read -r package file; do
+	[ -e "$file" ] || missing+=("$package")
+done <<'PACKAGES'
+redis-server /usr/bin/redis-server
+redis-sentinel /usr/bin/redis-sentinel
+chromium /usr/bin/chromium
+wrk /usr/bin/wrk
+prometheus /usr/bin/prometheus
+php-cgi /usr/bin/php-cgi
+python3-flask /usr/lib/python3/dist-packages/flask/__init__.py
+PACKAGES
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "installing ${missing[*]} from Debian's packages"
@@ -30,8 +40,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 
-node_dir=integration_test/testdata/node
-if command -v npm >/dev/null 2>&1 && [ ! -d "$node_dir/node_modules/jsonwebtoken" ]; then
-	echo "installing node jsonwebtoken for the interoperability tests"
-	(cd "$node_dir" && npm install --no-audit --no-fund --silent >/dev/null)
-fi
+# npm ci installs exactly what each package-lock.json records; a folder
+# whose node_modules is newer than its lock file is already installed.
+for lock in integration_test/testdata/*/package-lock.json; do
+	dir="$(dirname "$lock")"
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "npm not installed (tests that need $dir will skip)" >&2
+		continue
+	fi
+	[ -d "$dir/node_modules" ] && [ "$dir/node_modules" -nt "$lock" ] && continue
+	echo "installing the npm packages of $dir"
+	(cd "$dir" && npm ci --no-audit --no-fund --silent >/dev/null)
+	touch "$dir/node_modules"
+done
