@@ -304,7 +304,7 @@ func (c *revocationCheck) facts(ctx context.Context, q revocationQuery) (revocat
 	}
 }
 
-// revoked applies the three rules of SPEC "Revocation".
+// revoked applies the three rules of revocation: a denied jti, an outdated version, an iat before the last logout.
 func (c *revocationCheck) revoked(t *verifiedToken, f revocationFacts) bool {
 	if f.tokenDenied {
 		return true

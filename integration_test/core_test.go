@@ -11,7 +11,7 @@ import (
 
 // These tests drive the real Caddy binary over loopback with a recording
 // upstream behind reverse_proxy: every algorithm family, every token
-// location, and every row of SPEC.md's responses table with its exact
+// location, and every row of the README's responses table with its exact
 // WWW-Authenticate header. A request that is refused must never reach the
 // upstream, and its token must never show up in Caddy's log.
 
@@ -237,7 +237,7 @@ func TestTokenLocations(t *testing.T) {
 	}
 }
 
-// TestResponses walks SPEC.md's responses table: for each situation the
+// TestResponses walks the README's responses table: for each situation the
 // status and the exact RFC 6750 challenge.
 func TestResponses(t *testing.T) {
 	requireCaddy(t)

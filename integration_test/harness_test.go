@@ -121,7 +121,7 @@ func resolveCaddy() (func(), error) {
 	cleanup := func() { os.RemoveAll(dir) }
 	out := filepath.Join(dir, "caddy")
 	// The version-pinned replace is what makes xcaddy use the local tree
-	// while the module is not published (FACTS.md).
+	// while the module is not published on the module proxy.
 	cmd := exec.Command(xcaddy, "build", version, "--output", out,
 		"--with", "github.com/jwtgate/caddy-jwt@v0.0.0="+repoRoot)
 	cmd.Dir = dir
