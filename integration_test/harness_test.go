@@ -410,8 +410,10 @@ func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...cad
 	}()
 	// Whatever a test did, no token may ever appear in Caddy's own log,
 	// and nothing may have panicked or raced: checked after the process
-	// stopped, on every instance of the suite.
+	// stopped, on every instance of the suite. The log is printed last, so
+	// that a failure of these checks keeps it too.
 	t.Cleanup(func() {
+		c.stop()
 		logs := c.Logs()
 		if shapes := tokenShapes(logs); len(shapes) > 0 {
 			t.Errorf("caddy's log holds %d token-shaped strings (first starts %.12s…)", len(shapes), shapes[0])
@@ -421,11 +423,8 @@ func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...cad
 				t.Errorf("caddy's log shows %q", strings.TrimSpace(crash))
 			}
 		}
-	})
-	t.Cleanup(c.stop)
-	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("caddy log:\n%s", c.Logs())
+			t.Logf("caddy log:\n%s", logs)
 		}
 	})
 
