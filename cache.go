@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"github.com/jwtgate/caddy-jwt/internal/jws"
 )
 
 // The cache is split into shards, each with its own lock, so that requests
@@ -105,7 +108,7 @@ func (e *cacheEntry) matches(raw string) bool {
 		return false
 	}
 	return raw[:headerEnd] == e.header && raw[payloadEnd+1:] == e.signature &&
-		isBase64URLOf(raw[headerEnd+1:payloadEnd], e.token.claimsJSON)
+		jws.IsEncodingOf(raw[headerEnd+1:payloadEnd], e.token.claimsJSON)
 }
 
 // newTokenCache makes a cache of the given number of entries: 0 means the
@@ -178,7 +181,7 @@ func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*veri
 // put stores a token that passed verification. generation is the cache's
 // generation from before the verification started.
 func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
-	headerEnd, payloadEnd, ok := splitCompact(raw)
+	headerEnd, payloadEnd, ok := jws.Split(raw)
 	if !ok {
 		return
 	}
@@ -289,7 +292,7 @@ func entryCost(e *cacheEntry) int {
 	t := e.token
 	cost := cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + t.claimsSize
 	if t.handOff != nil {
-		cost += len(t.handOff.headers) * interfaceSize
+		cost += len(t.handOff.headers) * int(unsafe.Sizeof(handOffHeader{}))
 	}
 	return cost
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jwtgate/caddy-jwt/internal/jws"
 )
 
 // tokenVerifier checks a compact JWS: its shape, header, signature and
@@ -299,7 +300,7 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	if len(raw) > v.maxSize {
 		return nil, reasonTooLarge
 	}
-	headerEnd, payloadEnd, ok := splitCompact(raw)
+	headerEnd, payloadEnd, ok := jws.Split(raw)
 	if !ok {
 		return nil, reasonMalformed
 	}
@@ -339,39 +340,17 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	return token, reasonAllowed
 }
 
-// splitCompact finds the two dots of a compact JWS (RFC 7515 §7.1) and
-// checks that there is no third one: a JWE (five segments) is refused here.
-// The alphabet of each segment is checked as it is decoded, header first,
-// so that garbage is refused after reading a few bytes of it and a valid
-// token's bytes are read once; every segment is decoded, strictly, before
-// any signature math.
-func splitCompact(raw string) (headerEnd, payloadEnd int, ok bool) {
-	headerEnd = strings.IndexByte(raw, '.')
-	if headerEnd <= 0 {
-		return 0, 0, false
-	}
-	rest := strings.IndexByte(raw[headerEnd+1:], '.')
-	if rest <= 0 {
-		return 0, 0, false
-	}
-	payloadEnd = headerEnd + 1 + rest
-	if payloadEnd == len(raw)-1 || strings.IndexByte(raw[payloadEnd+1:], '.') >= 0 {
-		return 0, 0, false
-	}
-	return headerEnd, payloadEnd, true
-}
-
 // decodeHeader reads the JOSE header segment. A token that marks any
 // extension critical is refused (RFC 7515 §4.1.11): this verifier
 // understands none. Member names are case-sensitive (RFC 7515 §4), so
 // "ALG" is not "alg".
 func decodeHeader(seg string) (tokenHeader, bool) {
 	var h tokenHeader
-	s, ok := decodeSegmentString(seg)
+	s, ok := jws.DecodeSegment(seg)
 	if !ok {
 		return h, false
 	}
-	members, ok := parseJSONObject(s)
+	members, ok := jws.ParseObject(s)
 	if !ok {
 		return h, false
 	}
@@ -390,11 +369,11 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 // (json.Number) so that they reach headers and placeholders exactly as the
 // issuer wrote them.
 func decodeClaimsSegment(seg string) (string, map[string]any, int, bool) {
-	s, ok := decodeSegmentString(seg)
+	s, ok := jws.DecodeSegment(seg)
 	if !ok {
 		return "", nil, 0, false
 	}
-	claims, size, ok := parseJSONObjectSize(s)
+	claims, size, ok := jws.ParseObjectSize(s)
 	return s, claims, size, ok
 }
 
@@ -462,7 +441,7 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 	// Decoded with the same strict decoder as the other segments:
 	// encoding/base64 would skip line breaks inside it.
 	sig := make([]byte, base64.RawURLEncoding.DecodedLen(len(signature)))
-	if !decodeBase64URL(sig, signature) {
+	if !jws.DecodeBase64URL(sig, signature) {
 		return reasonMalformed
 	}
 	method := signingMethods[alg]

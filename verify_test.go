@@ -354,3 +354,36 @@ func TestClaimNumbersKeepTheirText(t *testing.T) {
 		t.Errorf("big number formatted as %q", got)
 	}
 }
+func TestHeaderMembersAreReadExactly(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name, header string
+		ok           bool
+		alg, kid     string
+	}{
+		{"plain", `{"alg":"ES256","kid":"k1","typ":"JWT"}`, true, "ES256", "k1"},
+		{"names are case-sensitive", `{"ALG":"none","alg":"ES256"}`, true, "ES256", ""},
+		{"alg named twice", `{"alg":"ES256","alg":"none"}`, false, "", ""},
+		{"crit in any form", `{"alg":"ES256","crit":null}`, false, "", ""},
+		{"kid must be a string", `{"alg":"ES256","kid":7}`, false, "", ""},
+		{"trailing data", `{"alg":"ES256"}{}`, false, "", ""},
+		{"escaped name", `{"\u0061lg":"ES256"}`, true, "ES256", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, ok := decodeHeader(enc([]byte(tt.header)))
+			if ok != tt.ok || ok && (h.alg != tt.alg || h.kid != tt.kid) {
+				t.Errorf("got %+v %v", h, ok)
+			}
+		})
+	}
+}
+
+func TestSignatureWithLineBreakIsMalformed(t *testing.T) {
+	h := cachedHandler(t, -1)
+	raw := hsToken(t, validClaims())
+	i := strings.LastIndexByte(raw, '.') + 5
+	if _, rsn := h.verifier.verify(t.Context(), raw[:i]+"\n"+raw[i:]); rsn != reasonMalformed {
+		t.Errorf("got %q, want %q", rsn, reasonMalformed)
+	}
+}
