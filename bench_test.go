@@ -407,11 +407,11 @@ func BenchmarkCacheMemory(b *testing.B) {
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		if got := c.jwt.verifier.cache.len(); got != n {
+		if got := c.jwt.cache.len(); got != n {
 			b.Fatalf("cache holds %d tokens, want %d", got, n)
 		}
 		held = after.HeapAlloc - before.HeapAlloc
-		estimated = c.jwt.verifier.cache.bytes.Load()
+		estimated = c.jwt.cache.bytes.Load()
 		runtime.KeepAlive(c)
 		c.cancel()
 	}

@@ -36,7 +36,7 @@ func signedClaims(t *testing.T, pub string, args ...string) (string, map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	verified, rsn := verifierFor(key).verify(context.Background(), token)
+	verified, rsn := verifierFor(key).verify(context.Background(), token, time.Now())
 	if rsn != reasonAllowed {
 		t.Fatalf("the handler refuses the token: %s", rsn)
 	}
@@ -184,7 +184,7 @@ func TestSignWithRawSecretIsAcceptedByTheHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(out)); rsn != reasonAllowed {
+	if _, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(out), time.Now()); rsn != reasonAllowed {
 		t.Fatalf("handler: %s", rsn)
 	}
 }

@@ -45,7 +45,7 @@ func TestVerifyRefusesClassicAttacks(t *testing.T) {
 	valid, attacks := tokenCatalog(t, keys)
 	for _, tc := range append(valid, attacks...) {
 		t.Run(tc.name, func(t *testing.T) {
-			_, got := h.verifier.verify(context.Background(), tc.token)
+			_, got := h.verifier.verify(context.Background(), tc.token, time.Now())
 			if got != tc.want {
 				t.Errorf("got %q (%d), want %q (%d)", got.info().metric+": "+got.String(), got, tc.want.info().metric+": "+tc.want.String(), tc.want)
 			}
@@ -69,7 +69,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(tc.token)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		token, rsn := h.verifier.verify(context.Background(), raw)
+		token, rsn := h.verifier.verify(context.Background(), raw, time.Now())
 		if rsn >= reasonCount {
 			t.Fatalf("unknown reason %d", rsn)
 		}
@@ -152,7 +152,7 @@ func FuzzVerifySignedClaims(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header, payload []byte) {
 		raw := compactToken(string(header), string(payload), sign)
 		before := unixSeconds(time.Now())
-		token, rsn := h.verifier.verify(context.Background(), raw)
+		token, rsn := h.verifier.verify(context.Background(), raw, time.Now())
 		after := unixSeconds(time.Now())
 		if rsn != reasonAllowed {
 			return

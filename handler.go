@@ -1,11 +1,13 @@
 package caddyjwt
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -49,7 +51,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	started := time.Now()
-	token, rsn := h.verifyToken(r.Context(), found.raw, started)
+	token, ho, rsn := h.verifyToken(r.Context(), found.raw, started)
 	verificationSeconds.Observe(time.Since(started).Seconds())
 	if rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
@@ -63,7 +65,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.reject(w, r, rsn, token)
 	}
 
-	h.handOn(r, token, found)
+	h.handOn(r, ho, found)
 	requestsByReason[reasonAllowed].Inc()
 	return next.ServeHTTP(w, r)
 }
@@ -83,6 +85,39 @@ func isCORSPreflight(r *http.Request) bool {
 		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
+// verifyToken verifies raw at the time now, through the cache when it is
+// on. A token the cache holds is judged again only by its dates; a token
+// newly verified gets what it hands on worked out once, before it is
+// stored, so that a hit finds it ready. On failure the token, if it could
+// be read, comes back for the log.
+func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*verifiedToken, *handOff, reason) {
+	// An oversized token is not even hashed for a lookup.
+	if h.cache == nil || !h.verifier.fits(raw) {
+		return h.verifyFresh(ctx, raw, now)
+	}
+	if e := h.cache.get(raw); e != nil {
+		rsn := h.verifier.stillValid(e.token, now)
+		if rsn == reasonAllowed {
+			e.markUsed()
+		}
+		return e.token, e.handOff, rsn
+	}
+	generation := h.cache.generation.Load()
+	t, ho, rsn := h.verifyFresh(ctx, raw, now)
+	if rsn == reasonAllowed {
+		h.cache.put(raw, t, ho, generation)
+	}
+	return t, ho, rsn
+}
+
+func (h *Handler) verifyFresh(ctx context.Context, raw string, now time.Time) (*verifiedToken, *handOff, reason) {
+	t, rsn := h.verifier.verify(ctx, raw, now)
+	if rsn != reasonAllowed {
+		return t, nil, rsn
+	}
+	return t, h.prepareHandOff(t.claims), rsn
+}
+
 // checkRequirements applies require_claim: all must hold.
 func (h *Handler) checkRequirements(token *verifiedToken) reason {
 	for i := range h.requirements {
@@ -94,9 +129,9 @@ func (h *Handler) checkRequirements(token *verifiedToken) reason {
 }
 
 // handOff is what a verified token hands to the rest of the chain, worked
-// out once per token when it is verified (and kept with it in the cache),
-// so that a request with a known token formats nothing and encodes no JSON.
-// It is only read after it is made: requests share it.
+// out once per token when it is verified (and kept beside it in the
+// cache), so that a request with a known token formats nothing and encodes
+// no JSON. It is only read after it is made: requests share it.
 type handOff struct {
 	// userID is the user claim's value as {http.auth.user.id}, "" when
 	// the claim is missing or unsafe. Kept as an interface so that setting
@@ -114,6 +149,15 @@ type handOffHeader struct {
 	// found: the claim is present; unsafe: its value has control
 	// characters and is not sent.
 	found, unsafe bool
+}
+
+// heapCost estimates the heap the hand-off keeps alive beyond the claims
+// it reads from, for the cache's memory bound.
+func (ho *handOff) heapCost() int {
+	if ho == nil {
+		return 0
+	}
+	return len(ho.headers) * int(unsafe.Sizeof(handOffHeader{}))
 }
 
 func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
@@ -138,8 +182,7 @@ func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
 // handOn makes the verified claims available to the rest of the chain: the
 // user ID and claim placeholders, the claim headers, and strips the token
 // if asked to.
-func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
-	ho := token.handOff
+func (h *Handler) handOn(r *http.Request, ho *handOff, found foundToken) {
 	provideClaimPlaceholders(r, ho.placeholders)
 	setUserID(r, ho.userID)
 

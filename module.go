@@ -140,6 +140,7 @@ type Handler struct {
 	// Everything below is computed in Provision; ServeHTTP only reads it.
 	logger       *zap.Logger
 	verifier     *tokenVerifier
+	cache        *tokenCache // nil with `cache off`
 	sources      []tokenSource
 	requirements []claimRequirement
 	headers      []claimHeader
@@ -246,7 +247,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.sources, err = h.provisionTokenSources(); err != nil {
 		return err
 	}
-	if h.verifier, err = h.provisionVerifier(ctx); err != nil {
+	// The cache is made before any key source starts: remote sources
+	// report key changes, which drop it.
+	var onKeysChanged func()
+	if h.cache = newTokenCache(h.Cache); h.cache != nil {
+		onKeysChanged = h.cache.clear
+	}
+	if h.verifier, err = h.provisionVerifier(ctx, onKeysChanged); err != nil {
 		return err
 	}
 	if h.requirements, err = compileRequirements(h.RequireClaims); err != nil {
