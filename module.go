@@ -4,7 +4,6 @@
 package caddyjwt
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -280,11 +279,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate refuses configurations that can never be safe.
 func (h *Handler) Validate() error {
-	if h.MaxTokenSize < 0 {
-		return errors.New("jwt: max_token_size must be positive")
-	}
 	if h.Cache < -1 {
-		return errors.New("jwt: cache must be a number of entries or off")
+		return fmt.Errorf("jwt: cache must be a positive number of entries, or -1 (off), not %d", h.Cache)
 	}
 	switch strings.ToLower(h.CSRF) {
 	case "", "on", "off":

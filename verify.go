@@ -55,7 +55,7 @@ func newTokenVerifier(rules verifierRules, onKeysChanged func()) (*tokenVerifier
 		return nil, fmt.Errorf("jwt: leeway must not be negative")
 	}
 	if rules.maxTokenSize <= 0 {
-		return nil, fmt.Errorf("jwt: max_token_size must be positive")
+		return nil, fmt.Errorf("jwt: max_token_size must be a positive number of bytes, not %d", rules.maxTokenSize)
 	}
 	types := make([]string, 0, len(rules.tokenTypes))
 	for _, t := range rules.tokenTypes {
