@@ -113,12 +113,12 @@ func TestMonitoringUnitTestsFailWhenAThresholdIsLoosened(t *testing.T) {
 
 // monitoredSite is a Caddy whose jwt handler is configured four ways: a
 // public key (/api), a JWKS served by a live key server (/jwks), a
-// revocation file (/revocable), and a JWKS whose server is down (/down).
+// revocation file (/revocable), and a JWKS whose server is down (/down),
+// so that every metric of the dashboard has series.
 type monitoredSite struct {
 	caddy    *caddyProcess
 	valid    string // ES256, kid k1: accepted on /api, /jwks and /revocable
 	forged   string // claims kid k1, signed by another key
-	keys     *httptest.Server
 	downJWKS string
 }
 
@@ -134,15 +134,14 @@ func startMonitoredSite(t *testing.T) *monitoredSite {
 	if jwks.ExitCode != 0 {
 		t.Fatalf("caddy jwt jwks: %s", jwks.Output())
 	}
-	s.keys = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(jwks.Stdout))
 	}))
-	t.Cleanup(s.keys.Close)
-	// A key server that went down before Caddy could fetch from it.
-	down := httptest.NewServer(http.NotFoundHandler())
-	s.downJWKS = down.URL + "/jwks.json"
-	down.Close()
+	t.Cleanup(keys.Close)
+	// A key server that is down: nothing listens on its port (which no
+	// other test is given either).
+	s.downJWKS = fmt.Sprintf("http://127.0.0.1:%d/jwks.json", freePort(t))
 	revocations := writeFile(t, "revoked.json", []byte(`{"revoked_jti": {}}`))
 
 	up := newUpstream(t).Addr()
@@ -173,7 +172,7 @@ func startMonitoredSite(t *testing.T) *monitoredSite {
 			}
 		}
 		reverse_proxy %[2]s
-	}`, pub, up, s.keys.URL+"/jwks.json", revocations, s.downJWKS)))
+	}`, pub, up, keys.URL+"/jwks.json", revocations, s.downJWKS)))
 
 	deadline := time.Now().Add(15 * time.Second)
 	for len(jwtLogEntries(s.caddy.Logs(), "jwks loaded")) == 0 {
