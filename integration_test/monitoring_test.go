@@ -60,6 +60,19 @@ func TestMonitoringRulesPassPromtoolChecksAndUnitTests(t *testing.T) {
 			t.Errorf("alerts_test.yml has no case where %s fires", m[1])
 		}
 	}
+
+	// Both READMEs explain every alert in their tables.
+	for _, readme := range []string{filepath.Join(repoRoot, "README.md"), filepath.Join(monitoringDir(), "README.md")} {
+		text, err := os.ReadFile(readme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range names {
+			if !strings.Contains(string(text), "| `"+m[1]+"`") {
+				t.Errorf("%s has no table row for %s", readme, m[1])
+			}
+		}
+	}
 }
 
 // Each threshold and `for:` of the rules is what keeps a single bad client
