@@ -277,10 +277,7 @@ func TestMonitoringBadSignatureAlertFiresOnAForgedTokenBurstAndResolves(t *testi
 	seen := prom.awaitQuery(t, `(sum(rate(caddy_jwt_requests_total{result="bad_signature"}[15s]))
 		/ sum(rate(caddy_jwt_requests_total{result!~"missing|anonymous"}[15s])) > 0.05)
 		and on() (caddy_jwt_requests_total{result="bad_signature"} offset 15s > 0)`, alertDeadline)
-	quiet := prom.awaitRule(t, alert, "evaluated after the bad client was seen", alertDeadline, func(r alertingRule) bool {
-		return float64(r.LastEvaluation.UnixNano())/1e9 > seen[0].Time
-	})
-	if quiet.State != "inactive" {
+	if quiet := prom.ruleEvaluatedAfter(t, alert, seen[0]); quiet.State != "inactive" {
 		t.Fatalf("%s is %s for one client sending a forged token every 2s: the rate floor should keep it quiet", alert, quiet.State)
 	}
 
@@ -308,8 +305,8 @@ func TestMonitoringUnavailableAlertFiresWhileAKeyServerIsDown(t *testing.T) {
 	admin := strings.TrimPrefix(s.caddy.AdminURL(), "http://")
 
 	startTraffic(t, s, 200*time.Millisecond, s.valid, http.StatusOK, "/api", "/jwks", "/revocable")
-	prom.awaitQuery(t, `sum(rate(caddy_jwt_requests_total{result="allowed"}[15s])) > 0`, alertDeadline)
-	if r := prom.rule(t, alert); r.State != "inactive" {
+	seen := prom.awaitQuery(t, `sum(rate(caddy_jwt_requests_total{result="allowed"}[15s])) > 0`, alertDeadline)
+	if r := prom.ruleEvaluatedAfter(t, alert, seen[0]); r.State != "inactive" {
 		t.Fatalf("%s is %s on normal traffic", alert, r.State)
 	}
 

@@ -340,6 +340,15 @@ func (p *prometheusServer) awaitQuery(t *testing.T, expr string, timeout time.Du
 	}
 }
 
+// ruleEvaluatedAfter is the rule as first evaluated after the query that
+// returned seen: with at least the data that query saw.
+func (p *prometheusServer) ruleEvaluatedAfter(t *testing.T, name string, seen sample) alertingRule {
+	t.Helper()
+	return p.awaitRule(t, name, "evaluated", alertDeadline, func(r alertingRule) bool {
+		return float64(r.LastEvaluation.UnixNano())/1e9 > seen.Time
+	})
+}
+
 // awaitPendingThenFiring polls the rule until it fires and checks that it
 // was pending first, for the rules' test-sized 5s. Pending is normally
 // seen by the polling; should the test be descheduled for the whole 5s,
