@@ -169,15 +169,28 @@ func requireCaddy(t testing.TB) {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// portsHandedOut are the ports freePort has returned during this run.
+// Caddy binds its listeners with SO_REUSEPORT, so two instances given the
+// same port would both bind it and silently share its connections, and the
+// kernel does hand a just-closed port out again within a few calls: each
+// port is given to one test only.
+var portsHandedOut sync.Map
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// has not been returned before in this run.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := portsHandedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // ---------------------------------------------------------------------------
