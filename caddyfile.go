@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_lifetime   <duration>
 //		token_type     <typ>...
 //		require_claim  <path> [<value>...]
+//		max_age        <duration>
 //		revocation     file|redis|http <location> { ... }
 //		claim_header   <path> <header>
 //		user_claim     <path>
@@ -111,6 +112,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.RequireClaims = append(h.RequireClaims, &ClaimRequirement{Path: args[0], Values: args[1:]})
+		case "max_age":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.MaxAge = dur
 		case "revocation":
 			if h.Revocation != nil {
 				return d.Err("revocation given twice")

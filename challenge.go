@@ -11,6 +11,8 @@ import (
 // the request's host, sanitised, since it comes from the client.
 type challengeBuilder struct {
 	prefix string // `Bearer realm="…"`, empty when the realm is per request
+	// stepUp holds the parameters of step-up challenges (stepup.go).
+	stepUp stepUpParams
 }
 
 func newChallengeBuilder(realm string) challengeBuilder {
@@ -43,6 +45,7 @@ func (c challengeBuilder) build(r *http.Request, info *reasonInfo) string {
 			b.WriteByte('"')
 		}
 	}
+	c.stepUp.appendTo(&b, info)
 	return b.String()
 }
 

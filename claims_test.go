@@ -215,7 +215,7 @@ func TestAllRequirementsMustHold(t *testing.T) {
 		want    reason
 	}{
 		{`{"role":"admin","scope":"read write"}`, reasonAllowed},
-		{`{"role":"admin","scope":"read"}`, reasonForbidden},
+		{`{"role":"admin","scope":"read"}`, reasonScopeNotGranted},
 		{`{"role":"user","scope":"write"}`, reasonForbidden},
 		{`{}`, reasonForbidden},
 	}

@@ -83,12 +83,16 @@ func isCORSPreflight(r *http.Request) bool {
 		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// checkRequirements applies require_claim: all must hold.
+// checkRequirements applies require_claim (all must hold) and max_age.
+// The first that fails says what the client is told (see stepup.go).
 func (h *Handler) checkRequirements(token *verifiedToken) reason {
 	for i := range h.requirements {
 		if !h.requirements[i].satisfiedBy(token.claims) {
-			return reasonForbidden
+			return h.requirements[i].failure
 		}
+	}
+	if h.MaxAge > 0 {
+		return checkAuthenticationAge(token.claims, time.Duration(h.MaxAge), h.verifier.leeway, time.Now())
 	}
 	return reasonAllowed
 }

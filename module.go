@@ -80,8 +80,20 @@ type Handler struct {
 	TokenType []string `json:"token_type,omitempty"`
 
 	// Claims a token must carry, all of them, or the request is refused
-	// with 403 `insufficient_scope`. Default: none.
+	// with 403 `insufficient_scope`. A `scope` (or `scp`) requirement's
+	// challenge names the required scopes (`scope="…"`, RFC 6750 §3); an
+	// `acr` requirement that fails answers 401
+	// `insufficient_user_authentication` with `acr_values` (RFC 9470).
+	// Default: none.
 	RequireClaims []*ClaimRequirement `json:"require_claim,omitempty"`
+
+	// If set, the user must have authenticated at most this long ago, by
+	// the token's `auth_time` claim (leeway applies); a token without
+	// `auth_time`, or with an older one, gets 401
+	// `insufficient_user_authentication` with `max_age` in seconds
+	// (RFC 9470), so the client can have the user sign in again. At least
+	// 1s. Default: 0, not checked.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
 	// Revocation checks: deny-listed `jti`s, token versions per subject and
 	// per-subject logout times, looked up in a file, Redis or HTTP store.
@@ -252,6 +264,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.requirements, err = compileRequirements(h.RequireClaims); err != nil {
 		return err
 	}
+	if err := validateMaxAge(time.Duration(h.MaxAge)); err != nil {
+		return err
+	}
+	h.challenge.stepUp = compileStepUp(h.requirements, time.Duration(h.MaxAge))
 	if h.headers, err = compileClaimHeaders(h.ClaimHeaders); err != nil {
 		return err
 	}
