@@ -49,6 +49,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		trusted_origin <origin>...
 //		cache          <entries>|off
 //		max_token_size <bytes>
+//		resource       <uri> [{ authorization_server <url>...; scopes <scope>...; documentation <url>; name <text> }]
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -215,6 +216,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "resource":
+			if h.Resource != nil {
+				return d.Err("resource given twice")
+			}
+			pr, err := unmarshalResource(d)
+			if err != nil {
+				return err
+			}
+			h.Resource = pr
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

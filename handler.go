@@ -23,6 +23,12 @@ const retryAfterSeconds = "5"
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.removeSpoofedHeaders(r)
 
+	// The resource's metadata is public: it tells a client without a
+	// token where to get one (RFC 9728 §3).
+	if h.resource != nil && r.URL.Path == h.resource.path {
+		return h.resource.serve(w, r)
+	}
+
 	// CORS preflights carry no credentials (Fetch standard §3.2.2); refusing
 	// them would break every cross-origin API call before it starts.
 	if isCORSPreflight(r) {

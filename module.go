@@ -149,6 +149,16 @@ type Handler struct {
 	// Default: 16384.
 	MaxTokenSize int `json:"max_token_size,omitempty"`
 
+	// The protected resource this handler guards (RFC 9728). The handler
+	// then serves the resource's metadata document itself, at
+	// `/.well-known/oauth-protected-resource` plus the resource's path,
+	// to anyone and without a token; every challenge carries
+	// `resource_metadata` with that document's URL; and `audience`
+	// defaults to the resource URI (RFC 8707), so a token minted for
+	// another resource is refused. The metadata path must be routed to
+	// this handler. Default: none.
+	Resource *ProtectedResource `json:"resource,omitempty"`
+
 	// Everything below is computed in Provision; ServeHTTP only reads it.
 	logger       *zap.Logger
 	verifier     *tokenVerifier
@@ -160,6 +170,7 @@ type Handler struct {
 	revocation   revocationChecker
 	csrf         *http.CrossOriginProtection
 	redirect     *loginRedirect
+	resource     *resourceMetadata
 	cleanups     []func()
 }
 
@@ -258,6 +269,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.sources, err = h.provisionTokenSources(); err != nil {
 		return err
 	}
+	if h.Resource != nil && len(h.Audience) == 0 {
+		// RFC 8707 §2: a token for this resource names it in aud; one
+		// minted for another resource must not be replayed here.
+		h.Audience = []string{h.Resource.URI}
+	}
 	if h.verifier, err = h.provisionVerifier(ctx); err != nil {
 		return err
 	}
@@ -267,7 +283,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := validateMaxAge(time.Duration(h.MaxAge)); err != nil {
 		return err
 	}
-	h.challenge.stepUp = compileStepUp(h.requirements, time.Duration(h.MaxAge))
+	h.challenge.params.stepUp = compileStepUp(h.requirements, time.Duration(h.MaxAge))
+	if h.resource, err = h.provisionResource(); err != nil {
+		return err
+	}
+	if h.resource != nil {
+		h.challenge.params.resourceMetadata = h.resource.url
+	}
 	if h.headers, err = compileClaimHeaders(h.ClaimHeaders); err != nil {
 		return err
 	}
