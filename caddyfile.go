@@ -50,6 +50,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		cache          <entries>|off
 //		max_token_size <bytes>
 //		resource       <uri> [{ authorization_server <url>...; scopes <scope>...; documentation <url>; name <text> }]
+//		mode           enforce|observe
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -213,6 +214,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_token_size must be a positive number of bytes, not %q", d.Val())
 			}
 			h.MaxTokenSize = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "mode":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			switch v := strings.ToLower(d.Val()); v {
+			case modeEnforce, modeObserve:
+				h.Mode = v
+			default:
+				return d.Errf("mode must be enforce or observe, not %q", d.Val())
+			}
 			if d.NextArg() {
 				return d.ArgErr()
 			}

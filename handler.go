@@ -18,9 +18,20 @@ import (
 const retryAfterSeconds = "5"
 
 // ServeHTTP authenticates the request and passes it on only if it may pass.
-// The steps, each once: remove spoofed claim headers, read the token,
-// verify it, check CSRF, revocation and required claims, hand the claims on.
+// In observe mode a request that would be refused is passed on all the
+// same, without any identity (see observe.go).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	err := h.authenticate(w, r, next)
+	if err == errObserved {
+		return h.passObserved(w, r, next)
+	}
+	return err
+}
+
+// authenticate does the steps, each once: remove spoofed claim headers,
+// read the token, verify it, check CSRF, revocation and required claims,
+// hand the claims on, and call next.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.removeSpoofedHeaders(r)
 
 	// The resource's metadata is public: it tells a client without a
@@ -43,7 +54,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if h.Optional {
 			provideClaimPlaceholders(r, anonymousPlaceholders)
 			setUserID(r, "")
-			requestsByReason[reasonAnonymous].Inc()
+			h.requests[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
 		return h.reject(w, r, reasonMissing, nil)
@@ -70,7 +81,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	h.handOn(r, token, found)
-	requestsByReason[reasonAllowed].Inc()
+	h.requests[reasonAllowed].Inc()
 	return next.ServeHTTP(w, r)
 }
 
@@ -238,8 +249,11 @@ func provideClaimPlaceholders(r *http.Request, placeholders caddy.ReplacerFunc) 
 // headers set here survive into them.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, token *verifiedToken) error {
 	info := rsn.info()
-	requestsByReason[rsn].Inc()
+	h.requests[rsn].Inc()
 	h.logRejection(r, rsn, token)
+	if h.observe {
+		return errObserved
+	}
 
 	if info.status == http.StatusUnauthorized && h.redirect != nil && h.redirect.wants(r) {
 		h.redirect.send(w, r)
@@ -273,7 +287,11 @@ var reasonErrors = func() (errs [reasonCount]caddyhttp.HandlerError) {
 // logRejection logs a refused request at info, with what is known about the
 // token but never the token itself.
 func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken) {
-	c := h.logger.Check(zapcore.InfoLevel, "request rejected")
+	msg := "request rejected"
+	if h.observe {
+		msg = "request would be rejected (observe mode: passed on without identity)"
+	}
+	c := h.logger.Check(zapcore.InfoLevel, msg)
 	if c == nil {
 		return
 	}

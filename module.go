@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -159,6 +160,17 @@ type Handler struct {
 	// this handler. Default: none.
 	Resource *ProtectedResource `json:"resource,omitempty"`
 
+	// `enforce` refuses requests that fail; `observe` verifies every
+	// request exactly as `enforce` would, counts it in
+	// `caddy_jwt_observed_requests_total` by the result enforcing would
+	// have had, logs each that would have been refused ("request would be
+	// rejected"), and passes it on: a request that would be refused
+	// reaches the next handler as the client sent it, minus spoofed claim
+	// headers, with no claim header, user ID or claim placeholder from its
+	// token. For rolling authentication out in front of a live service;
+	// switching to `enforce` is a config reload. Default: `enforce`.
+	Mode string `json:"mode,omitempty"`
+
 	// Everything below is computed in Provision; ServeHTTP only reads it.
 	logger       *zap.Logger
 	verifier     *tokenVerifier
@@ -171,6 +183,8 @@ type Handler struct {
 	csrf         *http.CrossOriginProtection
 	redirect     *loginRedirect
 	resource     *resourceMetadata
+	observe      bool
+	requests     *[reasonCount]prometheus.Counter // by reason, for this mode
 	cleanups     []func()
 }
 
@@ -256,6 +270,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}
 
+	h.observe, h.requests = strings.EqualFold(h.Mode, modeObserve), &requestsByReason
+	if h.observe {
+		h.requests = &observedByReason
+		h.logger.Warn("observe mode: requests that fail authentication are passed on without identity; nothing is refused")
+	}
 	if h.MaxTokenSize == 0 {
 		h.MaxTokenSize = defaultMaxTokenSize
 	}
@@ -316,6 +335,11 @@ func (h *Handler) Validate() error {
 	}
 	if h.Cache < -1 {
 		return errors.New("jwt: cache must be a number of entries or off")
+	}
+	switch strings.ToLower(h.Mode) {
+	case "", modeEnforce, modeObserve:
+	default:
+		return fmt.Errorf("jwt: mode must be enforce or observe, not %q", h.Mode)
 	}
 	switch strings.ToLower(h.CSRF) {
 	case "", "on", "off":
