@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -158,25 +157,16 @@ func tokenHeader(t *testing.T, token string) map[string]any {
 	return h
 }
 
-// mcpCaddyfile protects the MCP server at /mcp; the named matcher routes
-// the resource's metadata path to the same jwt handler, which serves it.
-func mcpCaddyfile(issuer string, mcpPort int) string {
-	return caddyfileFor(fmt.Sprintf(`	@mcp path /mcp /.well-known/oauth-protected-resource/mcp
-	handle @mcp {
-		jwt {
-			issuer %s {
-				discover
-			}
-			token_type at+jwt
-			resource {{site}}/mcp {
-				name "Test MCP server"
-			}
-			require_claim scope mcp:tools
-			claim_header client_id X-Client-Id
-		}
-		reverse_proxy 127.0.0.1:%d
+// mcpExample is examples/mcp/Caddyfile on the test's ports: its site and
+// its resource become the test site.
+func mcpExample(t *testing.T) string {
+	t.Helper()
+	caddyfile := exampleOnTestPorts(t, "mcp", "http://localhost:8080")
+	const resource = "resource http://localhost:8080/mcp "
+	if !strings.Contains(caddyfile, resource) {
+		t.Fatal("examples/mcp/Caddyfile does not protect http://localhost:8080/mcp any more; update this test")
 	}
-	respond 404`, issuer, mcpPort))
+	return strings.Replace(caddyfile, resource, "resource {{site}}/mcp ", 1)
 }
 
 // mcpClientReport is what testdata/mcp/client.js prints.
@@ -198,7 +188,8 @@ type mcpClientReport struct {
 // the authorization server with its own discovery functions, gets an
 // RFC 9068 access token (alg Ed25519) for the resource with the client
 // credentials grant, and completes initialize and two tool calls with an
-// MCP server built with the same SDK behind reverse_proxy. Without a
+// MCP server built with the same SDK behind reverse_proxy, all through
+// examples/mcp/Caddyfile as it is. Without a
 // token, with a token for another resource, or without the scope, Caddy
 // refuses as RFC 6750, RFC 8707 and RFC 9728 say.
 func TestMCPClientFindsTheAuthorizationServerAndCallsAToolThroughCaddy(t *testing.T) {
@@ -208,7 +199,7 @@ func TestMCPClientFindsTheAuthorizationServerAndCallsAToolThroughCaddy(t *testin
 	asPort, mcpPort := freePort(t), freePort(t)
 	startNodeServer(t, dir, "server.js", strconv.Itoa(mcpPort))
 	issuer := "http://127.0.0.1:" + strconv.Itoa(asPort)
-	c := startCaddy(t, mcpCaddyfile(issuer, mcpPort))
+	c := startCaddy(t, mcpExample(t), withEnv("MCP_ISSUER="+issuer, "MCP_UPSTREAM=127.0.0.1:"+strconv.Itoa(mcpPort)))
 	resource, other := c.URL("/mcp"), c.URL("/other")
 	as := startAuthorizationServer(t, dir, asPort, resource, other)
 	metadataURL := c.URL("/.well-known/oauth-protected-resource/mcp")
