@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -213,7 +214,9 @@ func TestMCPClientFindsTheAuthorizationServerAndCallsAToolThroughCaddy(t *testin
 	}
 	pollStatus(t, "the provider's keys to load", c.URL("/mcp"), bearer(good), http.StatusMethodNotAllowed, 30*time.Second)
 
-	cmd := exec.Command("node", "client.js", resource, as.clientID, as.clientSecret, as.issuer)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "client.js", resource, as.clientID, as.clientSecret, as.issuer)
 	cmd.Dir = dir
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
