@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -240,7 +241,7 @@ func (m *resourceMetadata) serve(w http.ResponseWriter, r *http.Request) error {
 	return caddyhttp.Error(http.StatusMethodNotAllowed, errMetadataMethod)
 }
 
-var errMetadataMethod = fmt.Errorf("the resource metadata is read with GET")
+var errMetadataMethod = errors.New("the resource metadata is read with GET")
 
 // dpopRequired reports whether this handler accepts only DPoP-bound
 // tokens, which the metadata then says
