@@ -36,6 +36,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_lifetime   <duration>
 //		token_type     <typ>...
 //		require_claim  <path> [<value>...]
+//		max_age        <duration>
 //		revocation     file|redis|http <location> { ... }
 //		claim_header   <path> <header>
 //		user_claim     <path>
@@ -47,6 +48,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		trusted_origin <origin>...
 //		cache          <entries>|off
 //		max_token_size <bytes>
+//		resource       <uri> [{ authorization_server <url>...; scopes <scope>...; documentation <url>; name <text> }]
+//		mode           enforce|observe
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -110,6 +113,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.RequireClaims = append(h.RequireClaims, &ClaimRequirement{Path: args[0], Values: args[1:]})
+		case "max_age":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.MaxAge = dur
 		case "revocation":
 			if h.Revocation != nil {
 				return d.Err("revocation given twice")
@@ -210,6 +219,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "mode":
+			// enforce or observe: Validate judges it, for JSON configs too.
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Mode = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "resource":
+			if h.Resource != nil {
+				return d.Err("resource given twice")
+			}
+			pr, err := unmarshalResource(d)
+			if err != nil {
+				return err
+			}
+			h.Resource = pr
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

@@ -47,7 +47,7 @@ func newKeygenCommand() *cobra.Command {
 Generates a key for signing tokens and the key the jwt handler verifies
 them with.
 
-For ES256, ES384, ES512, RS*, PS* and EdDSA it writes two PEM files:
+For ES256, ES384, ES512, RS*, PS*, EdDSA and Ed25519 it writes two PEM files:
 <name>.key.pem (the PKCS#8 private key, mode 0600) and <name>.pub.pem (the
 public key, for the public_key directive or 'caddy jwt jwks').
 
@@ -60,7 +60,8 @@ Existing files are never overwritten.
 
 --alg
     ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA,
-    HS256, HS384 or HS512.
+    Ed25519 (RFC 9864's name for EdDSA over Ed25519: the same key), HS256,
+    HS384 or HS512.
 
 --out-dir
     Directory to write into, created if missing. Default: the current one.
@@ -191,7 +192,7 @@ func generatePrivateKey(alg algorithm, rsaBits int) (crypto.Signer, error) {
 		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	case alg == algES512:
 		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	case alg == algEdDSA:
+	case eddsaAlgorithms.has(alg):
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		return priv, err
 	}

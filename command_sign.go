@@ -54,8 +54,9 @@ unless --claim or --claims-json set them.
     The secret file holds base64 (as keygen writes it), not raw bytes.
 
 --alg
-    Default: ES256/ES384/ES512 by the EC key's curve, EdDSA for Ed25519,
-    RS256 for RSA, HS256 for a secret.
+    Default: ES256/ES384/ES512 by the EC key's curve, EdDSA for Ed25519
+    (--alg Ed25519 gives RFC 9864's name), RS256 for RSA, HS256 for a
+    secret.
 
 --exp
     Lifetime, e.g. 15m (the default) or 2h. Longer than 24h is refused
@@ -163,6 +164,8 @@ func cmdSign(fl caddycmd.Flags, in io.Reader, out io.Writer) (int, error) {
 	}
 
 	token := jwt.NewWithClaims(signingMethods[alg], claims)
+	// The method names its own alg; Ed25519 shares EdDSA's method.
+	token.Header["alg"] = alg.String()
 	if typ := fl.String("typ"); typ != "" {
 		token.Header["typ"] = typ
 	} else {

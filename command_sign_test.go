@@ -204,3 +204,17 @@ func TestSignShortSecretSaysHowToMakeOne(t *testing.T) {
 		}
 	}
 }
+
+// TestSignWithEd25519NamesItInTheHeader: keygen and sign take RFC 9864's
+// name, the token says alg Ed25519, and the handler verifies it.
+func TestSignWithEd25519NamesItInTheHeader(t *testing.T) {
+	priv, pub := keyPair(t, "Ed25519")
+	_, header, _ := signedClaims(t, pub, "--key", priv, "--alg", "Ed25519")
+	if header["alg"] != "Ed25519" {
+		t.Errorf("header alg = %v, want Ed25519", header["alg"])
+	}
+	_, header, _ = signedClaims(t, pub, "--key", priv)
+	if header["alg"] != "EdDSA" {
+		t.Errorf("default alg for an Ed25519 key = %v, want EdDSA", header["alg"])
+	}
+}

@@ -20,10 +20,27 @@ import (
 const retryAfterSeconds = "5"
 
 // ServeHTTP authenticates the request and passes it on only if it may pass.
-// The steps, each once: remove spoofed claim headers, read the token,
-// verify it, check CSRF, revocation and required claims, hand the claims on.
+// In observe mode a request that would be refused is passed on all the
+// same, without any identity (see observe.go).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	err := h.authenticate(w, r, next)
+	if err == errObserved {
+		return h.passObserved(w, r, next)
+	}
+	return err
+}
+
+// authenticate does the steps, each once: remove spoofed claim headers,
+// read the token, verify it, check CSRF, revocation and required claims,
+// hand the claims on, and call next.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.removeSpoofedHeaders(r)
+
+	// The resource's metadata is public: it tells a client without a
+	// token where to get one (RFC 9728 §3).
+	if h.resource != nil && r.URL.Path == h.resource.path {
+		return h.resource.serve(w, r)
+	}
 
 	// CORS preflights carry no credentials (Fetch standard §3.2.2); refusing
 	// them would break every cross-origin API call before it starts.
@@ -39,7 +56,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if h.Optional {
 			provideClaimPlaceholders(r, anonymousPlaceholders)
 			setUserID(r, "")
-			requestsByReason[reasonAnonymous].Inc()
+			h.requests[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
 		return h.reject(w, r, reasonMissing, nil)
@@ -61,12 +78,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return h.reject(w, r, rsn, token)
 		}
 	}
-	if rsn := h.checkRequirements(token); rsn != reasonAllowed {
+	if rsn := h.checkRequirements(token, started); rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
 	}
 
 	h.handOn(r, ho, found)
-	requestsByReason[reasonAllowed].Inc()
+	h.requests[reasonAllowed].Inc()
 	return next.ServeHTTP(w, r)
 }
 
@@ -118,12 +135,17 @@ func (h *Handler) verifyFresh(ctx context.Context, raw string, now time.Time) (*
 	return t, h.prepareHandOff(t.claims), rsn
 }
 
-// checkRequirements applies require_claim: all must hold.
-func (h *Handler) checkRequirements(token *verifiedToken) reason {
+// checkRequirements applies require_claim (all must hold) and max_age, at
+// the time now. The first that fails says what the client is told (see
+// stepup.go).
+func (h *Handler) checkRequirements(token *verifiedToken, now time.Time) reason {
 	for i := range h.requirements {
 		if !h.requirements[i].satisfiedBy(token.claims) {
-			return reasonForbidden
+			return h.requirements[i].failure
 		}
+	}
+	if h.MaxAge > 0 {
+		return checkAuthenticationAge(token.claims, time.Duration(h.MaxAge), h.verifier.leeway, now)
 	}
 	return reasonAllowed
 }
@@ -271,8 +293,11 @@ func provideClaimPlaceholders(r *http.Request, placeholders caddy.ReplacerFunc) 
 // headers set here survive into them.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, token *verifiedToken) error {
 	info := rsn.info()
-	requestsByReason[rsn].Inc()
+	h.requests[rsn].Inc()
 	h.logRejection(r, rsn, token)
+	if h.observe {
+		return errObserved
+	}
 
 	if info.status == http.StatusUnauthorized && h.redirect != nil && h.redirect.wants(r) {
 		h.redirect.send(w, r)
@@ -306,7 +331,11 @@ var reasonErrors = func() (errs [reasonCount]caddyhttp.HandlerError) {
 // logRejection logs a refused request at info, with what is known about the
 // token but never the token itself.
 func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken) {
-	c := h.logger.Check(zapcore.InfoLevel, "request rejected")
+	msg := "request rejected"
+	if h.observe {
+		msg = "request would be rejected (observe mode: passed on without identity)"
+	}
+	c := h.logger.Check(zapcore.InfoLevel, msg)
 	if c == nil {
 		return
 	}

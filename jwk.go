@@ -72,7 +72,7 @@ func verificationKeyFromJWK(jwk jwkset.JWK, allowed algorithmSet, fromURL bool, 
 		if a == algNone {
 			return nil, fmt.Errorf("alg %q is not a signature algorithm", m.ALG)
 		}
-		algs &= setOf(a)
+		algs &= sameOperation(a)
 	}
 	if algs&allowed == 0 {
 		return nil, fmt.Errorf("verifies none of the accepted algorithms (%s)", allowed)
