@@ -80,22 +80,6 @@ func verificationKeyFromJWK(jwk jwkset.JWK, allowed algorithmSet, fromURL bool, 
 	return &verificationKey{id: m.KID, algorithms: algs & allowed, material: material, source: source}, nil
 }
 
-// hmacAlgorithmsForLength returns the HS* algorithms a key of n bytes is
-// long enough for: RFC 7518 §3.2 wants at least the hash's output size.
-func hmacAlgorithmsForLength(n int) algorithmSet {
-	var algs algorithmSet
-	if n >= 32 {
-		algs |= setOf(algHS256)
-	}
-	if n >= 48 {
-		algs |= setOf(algHS384)
-	}
-	if n >= 64 {
-		algs |= setOf(algHS512)
-	}
-	return algs
-}
-
 // loadJWKSFile reads a JWK Set from a file at provisioning. Unlike fetched
 // sets, a file may hold HMAC ("oct") keys: it is part of the operator's own
 // configuration, as a `secret` is. Any key that cannot be used is an error,

@@ -159,7 +159,7 @@ type KeySources struct {
 	// than the hash (32, 48 or 64 bytes) is refused. Default: none.
 	Secret *SecretKey `json:"secret,omitempty"`
 
-	// PEM files holding RSA (2048 bits or more), EC (P-256, P-384, P-521)
+	// PEM files holding RSA (2048 to 8192 bits), EC (P-256, P-384, P-521)
 	// or Ed25519 public keys, or X.509 certificates. Default: none.
 	PublicKeys []*PublicKeyFile `json:"public_key,omitempty"`
 
