@@ -148,6 +148,7 @@ type Handler struct {
 	revocation   revocationChecker
 	csrf         *http.CrossOriginProtection
 	redirect     *loginRedirect
+	rejectionLog *rejectionSampler
 	cleanups     []func()
 }
 
@@ -229,6 +230,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads keys and compiles everything the request path needs.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.rejectionLog = newRejectionSampler(time.Now)
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}
