@@ -35,10 +35,6 @@ const (
 	publicFileMode  fs.FileMode = 0o644
 )
 
-// hmacSecretBytes is the secret length keygen makes for each HS algorithm:
-// the hash output size, the minimum RFC 7518 §3.2 allows.
-var hmacSecretBytes = map[algorithm]int{algHS256: 32, algHS384: 48, algHS512: 64}
-
 func newKeygenCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keygen --alg <alg> [--out-dir <dir>] [--kid <kid>] [--rsa-bits <n>]",
@@ -70,7 +66,8 @@ Existing files are never overwritten.
     Key ID: names the files, and is printed in the suggested configuration.
 
 --rsa-bits
-    RSA modulus size for RS* and PS*. Default: 2048, the least accepted.
+    RSA modulus size for RS* and PS*, from 2048 to 8192 (what the jwt
+    handler accepts). Default: 2048.
 `,
 		Args: cobra.NoArgs,
 	}
@@ -155,7 +152,7 @@ func generateKeyFiles(alg algorithm, rsaBits int, dir, name string) ([]keyFile, 
 
 func newKeyFiles(alg algorithm, rsaBits int, dir, name string) ([]keyFile, error) {
 	if alg.isHMAC() {
-		secret := make([]byte, hmacSecretBytes[alg])
+		secret := make([]byte, minHMACSecretBytes[alg])
 		rand.Read(secret)
 		encoded := base64.StdEncoding.EncodeToString(secret) + "\n"
 		return []keyFile{{path: filepath.Join(dir, name+".secret"), mode: privateFileMode, content: []byte(encoded)}}, nil
@@ -182,8 +179,8 @@ func newKeyFiles(alg algorithm, rsaBits int, dir, name string) ([]keyFile, error
 func generatePrivateKey(alg algorithm, rsaBits int) (crypto.Signer, error) {
 	switch {
 	case rsaAlgorithms.has(alg):
-		if rsaBits < minRSABits {
-			return nil, fmt.Errorf("--rsa-bits %d is too small: the jwt handler refuses RSA keys under %d bits", rsaBits, minRSABits)
+		if rsaBits < minRSABits || rsaBits > maxRSABits {
+			return nil, fmt.Errorf("--rsa-bits %d is out of range: the jwt handler accepts RSA keys of %d to %d bits", rsaBits, minRSABits, maxRSABits)
 		}
 		return rsa.GenerateKey(rand.Reader, rsaBits)
 	case alg == algES256:

@@ -172,6 +172,7 @@ func TestKeygenRefusesBadInput(t *testing.T) {
 		"lower case":     {"--alg", "es256"},
 		"kid as a path":  {"--alg", "ES256", "--kid", "../evil"},
 		"small RSA":      {"--alg", "RS256", "--rsa-bits", "1024"},
+		"huge RSA":       {"--alg", "RS256", "--rsa-bits", "8200"},
 		"stray argument": {"--alg", "ES256", "extra"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -307,12 +307,7 @@ func loadSigningKey(path string, secretBase64 bool) (*signingKey, error) {
 			return nil, fmt.Errorf("%s: --secret-base64 given, but the file is not base64", path)
 		}
 	}
-	var algs algorithmSet
-	for a, need := range hmacSecretBytes {
-		if len(secret) >= need {
-			algs |= 1 << a
-		}
-	}
+	algs := hmacAlgorithmsForLength(len(secret))
 	if algs == 0 {
 		// Adding --secret-base64 never lengthens a secret, so the hint is
 		// how to make a proper one, as the handler's own error says.
@@ -365,7 +360,7 @@ func (k *signingKey) algorithmFor(name string) (algorithm, error) {
 	}
 	if !k.algorithms.has(alg) {
 		if alg.isHMAC() && k.algorithms&hmacAlgorithms != 0 {
-			return algNone, fmt.Errorf("%s: the secret is too short for %s (RFC 7518 §3.2 needs %d bytes)", k.path, alg, hmacSecretBytes[alg])
+			return algNone, fmt.Errorf("%s: the secret is too short for %s (RFC 7518 §3.2 needs %d bytes)", k.path, alg, minHMACSecretBytes[alg])
 		}
 		return algNone, fmt.Errorf("%s: the key signs %s, not %s", k.path, k.algorithms, alg)
 	}

@@ -329,7 +329,10 @@ var reasonErrors = func() (errs [reasonCount]caddyhttp.HandlerError) {
 }()
 
 // logRejection logs a refused request at info, with what is known about the
-// token but never the token itself.
+// token but never the token itself. Values from the request are capped
+// (capLogValue), and lines are sampled per reason (rejectionSampler), so
+// that a client cannot make Caddy write more than a few hundred bytes per
+// refused request, nor a line per request in a flood.
 func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken) {
 	msg := "request rejected"
 	if h.observe {
@@ -339,12 +342,25 @@ func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken
 	if c == nil {
 		return
 	}
+	if h.rejectionLog != nil {
+		ok, suppressed, since := h.rejectionLog.admit(rsn)
+		if !ok {
+			return
+		}
+		if suppressed > 0 {
+			h.logger.Info("request rejections not logged",
+				zap.String("reason", rsn.info().description),
+				zap.String("result", rsn.info().metric),
+				zap.Int("suppressed", suppressed),
+				zap.Time("since", since))
+		}
+	}
 	fields := []zap.Field{
 		zap.String("reason", rsn.info().description),
 		zap.String("result", rsn.info().metric),
 		zap.String("client_ip", clientIP(r)),
-		zap.String("method", r.Method),
-		zap.String("uri", r.URL.Path),
+		zap.String("method", capLogValue(r.Method)),
+		zap.String("uri", capLogValue(r.URL.Path)),
 	}
 	if token != nil {
 		// These were read from the token but may not be verified: they help

@@ -185,6 +185,7 @@ type Handler struct {
 	resource     *resourceMetadata
 	observe      bool
 	requests     *[reasonCount]prometheus.Counter // by reason, for this mode
+	rejectionLog *rejectionSampler
 	cleanups     []func()
 }
 
@@ -196,7 +197,7 @@ type KeySources struct {
 	// than the hash (32, 48 or 64 bytes) is refused. Default: none.
 	Secret *SecretKey `json:"secret,omitempty"`
 
-	// PEM files holding RSA (2048 bits or more), EC (P-256, P-384, P-521)
+	// PEM files holding RSA (2048 to 8192 bits), EC (P-256, P-384, P-521)
 	// or Ed25519 public keys, or X.509 certificates. Default: none.
 	PublicKeys []*PublicKeyFile `json:"public_key,omitempty"`
 
@@ -266,6 +267,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads keys and compiles everything the request path needs.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.rejectionLog = newRejectionSampler(time.Now)
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}

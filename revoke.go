@@ -58,9 +58,10 @@ type RevocationConfig struct {
 
 // revocationChecker decides whether a verified token has been revoked.
 type revocationChecker interface {
-	// check returns reasonAllowed, reasonRevoked, or
+	// check returns reasonAllowed, reasonRevoked,
 	// reasonRevocationUnavailable when the store cannot answer and
-	// on_error is deny.
+	// on_error is deny, or reasonBadClaims when the token's claims cannot
+	// be looked up safely.
 	check(r *http.Request, t *verifiedToken) reason
 }
 
@@ -152,6 +153,9 @@ type revocationQuery struct {
 	key     string
 	jti     string
 	subject string
+	// unaskable: the token's claims would make the question another one
+	// (a claim of ".." in an http store's path). The token is refused.
+	unaskable bool
 }
 
 // revocationStore is where revocations are kept.
@@ -251,6 +255,9 @@ func (rc *RevocationConfig) provision(ctx caddy.Context, logger *zap.Logger) (re
 // check implements revocationChecker.
 func (c *revocationCheck) check(r *http.Request, t *verifiedToken) reason {
 	q := c.store.query(r, t)
+	if q.unaskable {
+		return reasonBadClaims
+	}
 	if q.key == "" {
 		// No jti and no subject: nothing can have been revoked.
 		revocationValid.Inc()

@@ -119,7 +119,32 @@ func parseURLTemplate(location string) ([]urlSegment, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("the location must be an http:// or https:// URL")
 	}
+	if hasDotSegment(skeleton.String()) {
+		return nil, errors.New(`the location's path must not have "." or ".." segments`)
+	}
 	return segs, nil
+}
+
+// hasDotSegment reports whether the path of the http(s) URL u has a "."
+// or ".." segment (RFC 3986 §3.3), which servers and proxies resolve
+// (§5.2.4) before routing: /users/{sub}/status with a sub of ".." would
+// ask /status instead.
+func hasDotSegment(u string) bool {
+	_, rest, _ := strings.Cut(u, "://")
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		return false
+	}
+	path := rest[slash:]
+	if end := strings.IndexAny(path, "?#"); end >= 0 {
+		path = path[:end]
+	}
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *httpStore) close() { s.client.CloseIdleConnections() }
@@ -144,6 +169,15 @@ func (s *httpStore) query(r *http.Request, t *verifiedToken) revocationQuery {
 			val, _ = repl.GetString(seg.placeholder)
 		}
 		b.WriteString(escapeURLValue(val))
+	}
+	// Escaping keeps "/", "?", "#" and "%" of a value from changing the
+	// URL, but "." and ".." are path segments as they are. The location's
+	// own path has none (parseURLTemplate), so one here came from a value:
+	// such a token cannot be looked up, and is refused whatever on_error
+	// says, since letting it through unchecked would be the attacker's
+	// choice.
+	if hasDotSegment(b.String()) {
+		return revocationQuery{unaskable: true}
 	}
 	return revocationQuery{key: b.String(), jti: t.tokenID, subject: t.subject}
 }
