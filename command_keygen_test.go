@@ -170,7 +170,6 @@ func TestKeygenRefusesBadInput(t *testing.T) {
 	for name, args := range map[string][]string{
 		"no alg":         {},
 		"none":           {"--alg", "none"},
-		"lower case":     {"--alg", "es256"},
 		"kid as a path":  {"--alg", "ES256", "--kid", "../evil"},
 		"small RSA":      {"--alg", "RS256", "--rsa-bits", "1024"},
 		"stray argument": {"--alg", "ES256", "extra"},
