@@ -3,9 +3,11 @@ package caddyjwt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,7 +235,7 @@ func (f *jwksFetcher) fetch(ctx context.Context, haveKeys bool) (fetchResult, er
 			// The provider may have moved its keys: ask again next time.
 			f.jwksURL = ""
 		}
-		return fetchResult{}, err
+		return fetchResult{}, fetchFailure(err, rt.status, f.cfg.timeout)
 	}
 	jwks, err := store.KeyReadAll(ctx)
 	if err != nil {
@@ -241,6 +243,40 @@ func (f *jwksFetcher) fetch(ctx context.Context, haveKeys bool) (fetchResult, er
 	}
 	f.etag = rt.etag
 	return fetchResult{jwks: jwks, maxAge: rt.maxAge}, nil
+}
+
+// fetchFailure says in one sentence why a fetch failed. jwkset wraps a
+// transport error twice ("failed to perform first HTTP request for JWK Set:
+// failed to perform HTTP request for JWK Set refresh: Get …"), and the URL
+// it repeats is already the log line's jwks field; status is the response's,
+// 0 if none came.
+func fetchFailure(err error, status int, timeout time.Duration) error {
+	var urlErr *url.Error
+	switch {
+	case errors.Is(err, errJWKSTooLarge):
+		return errJWKSTooLarge
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &urlErr) && urlErr.Timeout():
+		return fmt.Errorf("no answer within the timeout of %s", timeout)
+	case errors.As(err, &urlErr):
+		return fmt.Errorf("cannot reach the server: %v", urlErr.Err)
+	case errors.Is(err, jwkset.ErrInvalidHTTPStatusCode) && status != 0:
+		return fmt.Errorf("the server answered %d %s, not 200 with a JWK Set", status, http.StatusText(status))
+	case status == http.StatusOK:
+		return fmt.Errorf("the response is not a usable JWK Set: %v", innermostError(err))
+	}
+	return err
+}
+
+// innermostError is the error at the end of a chain of single wraps: the
+// cause, without each layer's description of it.
+func innermostError(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
 
 // jwksTransport sends the conditional request, records what the response
