@@ -229,6 +229,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads keys and compiles everything the request path needs.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.warnIfNeverReached(ctx)
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}
