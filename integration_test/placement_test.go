@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -165,3 +166,47 @@ func writeFileIn(t *testing.T, dir, name, content string) {
 
 // indent shifts a block written for the site level one level deeper.
 func indent(block string) string { return strings.ReplaceAll(block, "\n", "\n\t") }
+
+// TestReadmePlacementGuideBlocksAreValidCaddyfile: every block of the
+// README's placement guide adapts, and the wrong `route` placement it
+// shows gets, when loaded, the warning the guide quotes.
+func TestReadmePlacementGuideBlocksAreValidCaddyfile(t *testing.T) {
+	t.Parallel()
+	requireCaddy(t)
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Where `jwt` goes\n")
+	if !ok {
+		t.Fatal("README.md has no \"Where `jwt` goes\" section")
+	}
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	if quoted := strings.Join(strings.Fields(neverReachedWarning[:strings.Index(neverReachedWarning, ";")]), " "); !strings.Contains(strings.Join(strings.Fields(section), " "), quoted) {
+		t.Errorf("the guide does not quote the warning as it is logged: %q", quoted)
+	}
+	blocks := regexp.MustCompile("(?s)```caddyfile\n(.*?)```").FindAllStringSubmatch(section, -1)
+	if len(blocks) < 7 {
+		t.Fatalf("found %d caddyfile blocks in the guide, want at least 7", len(blocks))
+	}
+	warned := false
+	for i, b := range blocks {
+		caddyfile := b[1]
+		if !strings.HasPrefix(caddyfile, "example.com {") {
+			caddyfile = "example.com {\n\t" + strings.ReplaceAll(strings.TrimSpace(caddyfile), "\n", "\n\t") + "\n}\n"
+		}
+		caddyfile = "{\n\t{{base}}\n\tauto_https off\n}\n" + caddyfile
+		if res := adaptCaddyfile(t, caddyfile); res.ExitCode != 0 {
+			t.Errorf("block %d does not adapt: exit %d\n%s\n%s", i+1, res.ExitCode, b[1], lastLines(res.Output(), 3))
+		}
+		if strings.HasPrefix(b[1], "route ") {
+			res := validateCaddyfile(t, caddyfile, withEnv("JWT_SECRET="+newKey(t, "HS256").Secret()))
+			warned = warned || strings.Contains(res.Output(), neverReachedWarning)
+		}
+	}
+	if !warned {
+		t.Error("loading the guide's route block did not log the never-reached warning")
+	}
+}
