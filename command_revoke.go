@@ -52,7 +52,7 @@ old one), under a lock so that concurrent runs do not lose each other's
 entries, and expired jti entries are pruned. The redis store is written
 with the key layout the handler reads: SET <prefix>jti:<jti> EXAT <exp>,
 HSET <prefix>sub:<sub> not_before|version.`,
-		Example: `  $ caddy jwt revoke --store file --location /var/lib/caddy/revoked.json --jti 3f1c --exp 1767225600
+		Example: `  $ caddy jwt revoke --store file --location /var/lib/caddy/revoked.json --jti 3f1c --exp 2030-01-01T00:00:00Z
   $ caddy jwt revoke --store redis --location redis://127.0.0.1:6379/0 --sub alice --logout
   $ caddy jwt revoke --store redis --location redis://127.0.0.1:6379/0 --sub alice --version 4`,
 		Args: cobra.NoArgs,
@@ -126,12 +126,12 @@ func (o *revokeOptions) run(ctx context.Context, out io.Writer, now time.Time) e
 	if err != nil {
 		return err
 	}
+	// An entry for a token that has expired would deny nothing (the
+	// handler refuses it as expired anyway) and is pruned at once. An --exp
+	// in the past is far more likely a wrong value, e.g. a copied example
+	// time, than a wish to do nothing: say so, and write nothing.
 	if c.jti != "" && !c.exp.After(now) {
-		fmt.Fprintf(out, "jti %s: the token expired at %s; nothing to deny\n", c.jti, c.exp.UTC().Format(time.RFC3339))
-		c.jti = ""
-		if c.subject == "" {
-			return nil
-		}
+		return fmt.Errorf("--exp %s is in the past (%s): that token has already expired and a revocation would deny nothing; give the exp of a token that is still valid", o.exp, c.exp.UTC().Format(time.RFC3339))
 	}
 	switch o.store {
 	case "file":
@@ -142,7 +142,7 @@ func (o *revokeOptions) run(ctx context.Context, out io.Writer, now time.Time) e
 		return fmt.Errorf("--store must be file or redis, not %q", o.store)
 	}
 	if err != nil {
-		return fmt.Errorf("revoke: %v", err)
+		return err
 	}
 	c.report(out)
 	return nil
@@ -175,6 +175,9 @@ func (c revokeChange) writeRedis(ctx context.Context, location, prefix string) e
 	if err != nil {
 		return err
 	}
+	// Without this, go-redis prints each failed dial on stderr before
+	// the command's own error says the same once.
+	routeRedisLogs()
 	client := redis.NewClient(opts)
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -192,7 +195,11 @@ func (c revokeChange) writeRedis(ctx context.Context, location, prefix string) e
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		// opts.Addr, not the location: the URL may hold a password.
+		return fmt.Errorf("redis at %s: %v", opts.Addr, err)
+	}
+	return nil
 }
 
 func (c revokeChange) report(out io.Writer) {

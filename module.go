@@ -268,6 +268,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.rejectionLog = newRejectionSampler(time.Now)
+	h.warnIfNeverReached(ctx)
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}
