@@ -177,11 +177,12 @@ func TestConnectionCannotDropClaimHeaders(t *testing.T) {
 	up := newUpstream(t)
 	key := newKey(t, "HS256")
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", key.keyDirective(t)+"\nclaim_header sub X-User-Id\nclaim_header email X-User-Email",
-		"reverse_proxy "+up.Addr())))
+		"reverse_proxy "+up.Addr()+" {\n\t\t\theader_up X-Sub {http.auth.user.id}\n\t\t}")))
 	tok := sign(t, key, validClaims("email", "ada@example.com"))
 
 	for name, connection := range map[string][]string{
 		"the claim header alone":       {"X-User-Id, X-Canary"},
+		"a header_up header":           {"X-Sub, X-Canary"},
 		"lower case":                   {"x-user-id,x-canary"},
 		"upper case":                   {"X-USER-ID, X-CANARY"},
 		"in a list with white space":   {"keep-alive ,\tX-User-Id , X-Canary"},
@@ -194,8 +195,8 @@ func TestConnectionCannotDropClaimHeaders(t *testing.T) {
 			header.Set("X-Canary", "hop-by-hop")
 			check(t, c, up, http.MethodGet, "/", header, accepted)
 			got := up.Last(t).Header
-			if got.Get("X-User-Id") != "user-42" || got.Get("X-User-Email") != "ada@example.com" {
-				t.Errorf("upstream got X-User-Id %q, X-User-Email %q", got.Get("X-User-Id"), got.Get("X-User-Email"))
+			if got.Get("X-User-Id") != "user-42" || got.Get("X-User-Email") != "ada@example.com" || got.Get("X-Sub") != "user-42" {
+				t.Errorf("upstream got X-User-Id %q, X-User-Email %q, X-Sub %q", got.Get("X-User-Id"), got.Get("X-User-Email"), got.Get("X-Sub"))
 			}
 			// X-Canary shows that reverse_proxy still honours the rest of
 			// the client's Connection header: the test is not vacuous.
