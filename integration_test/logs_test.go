@@ -180,7 +180,7 @@ func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 	// With a JWKS URL and no `algorithms`, the keys (and so the algorithms)
 	// are only known once fetched: every algorithm stays allowed, and each
 	// fetched key is still used only with its own.
-	all := `["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA"]`
+	all := `["HS256","HS384","HS512","RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","ES512","EdDSA","Ed25519"]`
 	if algorithms[`["ES256"]`] != 4 || algorithms[`["HS256"]`] != 1 || algorithms[all] != 2 {
 		t.Errorf("effective algorithms logged = %v, want [ES256] four times, [HS256] once, and all twice", algorithms)
 	}
