@@ -318,6 +318,10 @@ func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*
 func (h *Handler) verifyFresh(ctx context.Context, raw string) (*verifiedToken, reason) {
 	t, rsn := h.verifier.verify(ctx, raw)
 	if rsn == reasonAllowed {
+		var ok bool
+		if t.binding, ok = readTokenBinding(t.claims, raw); !ok {
+			return t, reasonBadClaims
+		}
 		t.handOff = h.prepareHandOff(t.claims)
 	}
 	return t, rsn

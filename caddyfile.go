@@ -48,6 +48,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		trusted_origin <origin>...
 //		cache          <entries>|off
 //		max_token_size <bytes>
+//		dpop           [off|allowed|required] { algorithms; leeway; max_age; origin; replay }
+//		dpop_nonce     { secret <value> [base64]; rotate <d> }
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -208,6 +210,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "dpop":
+			if h.DPoP != nil {
+				return d.Err("dpop given twice")
+			}
+			cfg, err := unmarshalDPoP(d)
+			if err != nil {
+				return err
+			}
+			h.DPoP = cfg
+		case "dpop_nonce":
+			if h.DPoPNonce != nil {
+				return d.Err("dpop_nonce given twice")
+			}
+			cfg, err := unmarshalDPoPNonce(d)
+			if err != nil {
+				return err
+			}
+			h.DPoPNonce = cfg
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

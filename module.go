@@ -137,6 +137,16 @@ type Handler struct {
 	// Default: 16384.
 	MaxTokenSize int `json:"max_token_size,omitempty"`
 
+	// DPoP proof of possession (RFC 9449): `mode` off, allowed (the
+	// default) or required, and how proofs are checked. A token whose
+	// claims carry `cnf.jkt` never passes without a valid proof. (A token
+	// carrying `cnf.x5t#S256` passes only over TLS with the client
+	// certificate it names, RFC 8705, whatever this says.)
+	DPoP *DPoPConfig `json:"dpop,omitempty"`
+
+	// Server-provided DPoP nonces (RFC 9449 §8, §9). Default: off.
+	DPoPNonce *DPoPNonceConfig `json:"dpop_nonce,omitempty"`
+
 	// Everything below is computed in Provision; ServeHTTP only reads it.
 	logger       *zap.Logger
 	verifier     *tokenVerifier
@@ -148,6 +158,8 @@ type Handler struct {
 	revocation   revocationChecker
 	csrf         *http.CrossOriginProtection
 	redirect     *loginRedirect
+	dpop         *dpopChecker
+	dpopSource   int // index of the DPoP scheme in sources, -1 for none
 	cleanups     []func()
 }
 
@@ -244,6 +256,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	var err error
 	if h.sources, err = h.provisionTokenSources(); err != nil {
+		return err
+	}
+	var stopDPoP func()
+	h.dpop, stopDPoP, err = h.provisionDPoP(ctx)
+	if stopDPoP != nil {
+		h.cleanups = append(h.cleanups, stopDPoP)
+	}
+	if err != nil {
+		return err
+	}
+	if h.sources, h.dpopSource, err = addDPoPSource(h.sources, h.dpop); err != nil {
 		return err
 	}
 	if h.verifier, err = h.provisionVerifier(ctx); err != nil {

@@ -89,6 +89,10 @@ type verifiedToken struct {
 	// handOff is what the handler passes on from a token that passed; set
 	// once, before the token is cached (see cache.go).
 	handOff *handOff
+
+	// binding is what the token's cnf claim binds it to (binding.go); set
+	// with handOff.
+	binding tokenBinding
 }
 
 // provisionVerifier builds the verifier from the key sources, issuers and
