@@ -25,8 +25,9 @@ type DPoPConfig struct {
 
 	// The signature algorithms accepted for proofs. Proofs are always
 	// signed with the client's own asymmetric key, so HMAC and `none`
-	// are refused here. Default: ES256, ES384, ES512, RS256, RS384,
-	// RS512, PS256, PS384, PS512 and EdDSA.
+	// are refused here. EdDSA also accepts proofs that name it Ed25519
+	// (RFC 9864). Default: ES256, ES384, ES512, RS256, RS384, RS512,
+	// PS256, PS384, PS512 and EdDSA.
 	Algorithms []string `json:"algorithms,omitempty"`
 
 	// Clock skew tolerated for a proof's `iat`: a proof issued up to this
@@ -164,7 +165,12 @@ func (h *Handler) provisionDPoP(ctx caddy.Context) (*dpopChecker, func(), error)
 		}
 		d.origin = origin
 	}
-	d.challenge = `DPoP algs="` + strings.Join(d.algorithms.names(), " ") + `"`
+	algs := d.algorithms.names()
+	if d.algorithms.has(algEdDSA) {
+		// Proofs may name EdDSA with Ed25519 by RFC 9864's name too.
+		algs = append(algs, "Ed25519")
+	}
+	d.challenge = `DPoP algs="` + strings.Join(algs, " ") + `"`
 	if h.DPoPNonce != nil {
 		var err error
 		if d.nonces, err = newNonceIssuer(h.DPoPNonce); err != nil {

@@ -91,6 +91,11 @@ func (d *dpopChecker) parseProof(raw string) (*dpopProof, reason) {
 	}
 	algName, _ := header["alg"].(string)
 	alg := parseAlgorithm(algName)
+	if algName == "Ed25519" {
+		// RFC 9864's fully-specified name for EdDSA with Ed25519, what
+		// panva's dpop and oidc-provider sign proofs with by default.
+		alg = algEdDSA
+	}
 	if !d.algorithms.has(alg) {
 		return nil, reasonDPoPBadAlgorithm
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // dpopAlgs is the DPoP challenge of the default proof algorithms.
-const dpopAlgs = `DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"`
+const dpopAlgs = `DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519"`
 
 // The challenges of a refusal on a site with dpop allowed: the realm-only
 // Bearer challenge and the DPoP one with the error, or the other way round.
@@ -263,7 +263,7 @@ func TestDPoPModesRequiredAndOff(t *testing.T) {
 	bound := sign(t, required.issuer, boundClaims(key))
 	unbound := sign(t, required.issuer, validClaims())
 	url := required.caddy.URL("/orders")
-	algs := `DPoP algs="ES256 EdDSA"`
+	algs := `DPoP algs="ES256 EdDSA Ed25519"`
 
 	required.expect(t, "GET", "/orders", dpopRequest(bound, key.proof(t, "GET", url, bound)), http.StatusOK, nil)
 	required.expect(t, "GET", "/orders", nil, http.StatusUnauthorized, []string{algs})
