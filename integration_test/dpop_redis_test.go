@@ -81,4 +81,3 @@ func TestDPoPProofIsAcceptedOnceAcrossAFleetSharingRedis(t *testing.T) {
 		t.Error("the unchecked proof is not logged")
 	}
 }
-
