@@ -27,7 +27,7 @@ type DPoPReplayConfig struct {
 	// Memory: the most proofs remembered at once. When that many are
 	// within their window, further proofs are refused with 503 until the
 	// oldest expire, rather than forgetting one that could be replayed.
-	// Default: 500000 (about 24 MiB when full).
+	// Default: 500000 (about 20 MB when full).
 	Entries int `json:"entries,omitempty"`
 
 	// Redis: the prefix of every key (`<prefix>dpop:<hash>`). Default: `jwt:`.
