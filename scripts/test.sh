@@ -41,6 +41,6 @@ go test -race -count=1 -timeout 20m ./...
 # The targets are listed here rather than found with `go test -list`, which
 # would cost one more compile of Caddy's packages.
 echo "== go test -fuzz"
-for target in FuzzReadToken FuzzVerify FuzzVerifySignedClaims FuzzClaimHeaderValue FuzzUnmarshalCaddyfile FuzzFetchedJWKS; do
+for target in FuzzReadToken FuzzVerify FuzzVerifySignedClaims FuzzClaimHeaderValue FuzzUnmarshalCaddyfile FuzzFetchedJWKS FuzzDPoPProof; do
 	go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZ_TIME:-1000x}" .
 done
