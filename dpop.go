@@ -105,8 +105,8 @@ type dpopChecker struct {
 	origin string
 	// challenge is the DPoP challenge without an error: `DPoP algs="…"`.
 	challenge string
-	// advertise: the dpop block is configured, so every challenge offers
-	// DPoP, not only those of refusals that concern it.
+	// advertise: a dpop or dpop_nonce block is configured, so every
+	// challenge offers DPoP, not only those of refusals that concern it.
 	advertise bool
 	replay    *proofReplay
 	nonces    *nonceIssuer // nil without dpop_nonce
@@ -123,7 +123,7 @@ func (h *Handler) provisionDPoP(ctx caddy.Context) (*dpopChecker, func(), error)
 	if cfg == nil {
 		cfg = &DPoPConfig{}
 	}
-	d := &dpopChecker{algorithms: defaultProofAlgorithms, leeway: defaultDPoPLeeway, maxAge: defaultDPoPMaxAge, logger: h.logger, advertise: h.DPoP != nil}
+	d := &dpopChecker{algorithms: defaultProofAlgorithms, leeway: defaultDPoPLeeway, maxAge: defaultDPoPMaxAge, logger: h.logger, advertise: h.DPoP != nil || h.DPoPNonce != nil}
 	switch strings.ToLower(cfg.Mode) {
 	case "", "allowed":
 	case "off":
