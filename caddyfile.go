@@ -50,6 +50,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_token_size <bytes>
 //		dpop           [off|allowed|required] { algorithms; leeway; max_age; origin; replay }
 //		dpop_nonce     { secret <value> [base64]; rotate <d> }
+//		client_certificate_header <header>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -219,6 +220,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.DPoP = cfg
+		case "client_certificate_header":
+			v, err := singleArg(d)
+			if err != nil {
+				return err
+			}
+			h.ClientCertificateHeader = v
 		case "dpop_nonce":
 			if h.DPoPNonce != nil {
 				return d.Err("dpop_nonce given twice")

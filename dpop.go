@@ -211,7 +211,7 @@ func addDPoPSource(sources []tokenSource, d *dpopChecker) ([]tokenSource, int, e
 func (h *Handler) checkSenderConstraint(w http.ResponseWriter, r *http.Request, t *verifiedToken, found foundToken) reason {
 	b := &t.binding
 	if b.hasCertificate {
-		if rsn := checkCertificateBinding(r, b); rsn != reasonAllowed {
+		if rsn := h.checkCertificateBinding(r, b); rsn != reasonAllowed {
 			return rsn
 		}
 	}

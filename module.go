@@ -147,6 +147,16 @@ type Handler struct {
 	// Server-provided DPoP nonces (RFC 9449 §8, §9). Default: off.
 	DPoPNonce *DPoPNonceConfig `json:"dpop_nonce,omitempty"`
 
+	// For certificate-bound tokens (RFC 8705) behind a proxy that
+	// terminates TLS: the request header in which the proxy forwards the
+	// client certificate it verified, as PEM (URL-escaped or not) or
+	// base64 DER. It is read only on requests from the server's
+	// `trusted_proxies`, and only when the connection to Caddy has no
+	// client certificate of its own; the proxy must overwrite any copy
+	// the client sends. Default: none, only Caddy's own TLS client
+	// certificate counts.
+	ClientCertificateHeader string `json:"client_certificate_header,omitempty"`
+
 	// Everything below is computed in Provision; ServeHTTP only reads it.
 	logger       *zap.Logger
 	verifier     *tokenVerifier
@@ -160,6 +170,8 @@ type Handler struct {
 	redirect     *loginRedirect
 	dpop         *dpopChecker
 	dpopSource   int // index of the DPoP scheme in sources, -1 for none
+
+	clientCertificateHeader string // canonical ClientCertificateHeader
 	cleanups     []func()
 }
 
@@ -268,6 +280,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.sources, h.dpopSource, err = addDPoPSource(h.sources, h.dpop); err != nil {
 		return err
+	}
+	if h.ClientCertificateHeader != "" {
+		if !validHeaderName(h.ClientCertificateHeader) {
+			return fmt.Errorf("jwt: client_certificate_header: %q is not a valid header name", h.ClientCertificateHeader)
+		}
+		h.clientCertificateHeader = http.CanonicalHeaderKey(h.ClientCertificateHeader)
 	}
 	if h.verifier, err = h.provisionVerifier(ctx); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"net/http"
@@ -106,6 +107,7 @@ func TestCertificateBoundTokenPassesOnlyWithItsClientCertificate(t *testing.T) {
 	jwt {
 		` + issuer.keyDirective(t) + `
 		claim_header sub X-User
+		client_certificate_header X-Client-Cert
 	}
 	reverse_proxy ` + up.Addr()
 	c := startCaddy(t, `{
@@ -125,7 +127,10 @@ https://localhost:{{http}} {
 	}`+jwt+`
 }
 `)
-	plain := startCaddy(t, caddyfileFor(jwt))
+	// Plain HTTP, as behind a proxy that terminates TLS: one Caddy trusts
+	// the test client as that proxy, the other trusts another network.
+	proxied := startCaddy(t, caddyfileFor(jwt, "servers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}"))
+	untrusted := startCaddy(t, caddyfileFor(jwt, "servers {\n\t\ttrusted_proxies static 10.0.0.0/8\n\t}"))
 
 	cert, thumbprint := ca.issue(t, "orders-service")
 	otherCert, _ := ca.issue(t, "another-service")
@@ -168,17 +173,32 @@ https://localhost:{{http}} {
 		})
 	}
 
-	// Over plain HTTP, as behind a TLS-terminating proxy, a certificate
-	// forwarded in a header is not believed.
+	// The certificate a trusted proxy forwards counts, as URL-escaped PEM
+	// or base64 DER; from a client that is not a trusted proxy, the same
+	// header is ignored.
 	pemCert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}))
-	h := bearer(token)
-	for _, name := range []string{"X-Client-Cert", "X-SSL-Client-Cert", "X-Forwarded-Client-Cert"} {
-		h.Set(name, url2header(pemCert))
-	}
-	resp := get(t, plain.URL("/orders"), h)
-	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized ||
-		got != invalidToken("the token is bound to a TLS client certificate, and none was presented") {
-		t.Errorf("forwarded certificate headers: %d %q, want 401 none presented", resp.StatusCode, got)
+	otherPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: otherCert.Certificate[0]}))
+	for _, tc := range []struct {
+		name        string
+		c           *caddyProcess
+		forwarded   string
+		description string
+	}{
+		{"trusted proxy, escaped PEM", proxied, url2header(pemCert), ""},
+		{"trusted proxy, base64 DER", proxied, base64.StdEncoding.EncodeToString(cert.Certificate[0]), ""},
+		{"trusted proxy, another certificate", proxied, url2header(otherPEM), "the token is bound to another TLS client certificate"},
+		{"trusted proxy, garbage", proxied, "not a certificate", "the token is bound to a TLS client certificate, and none was presented"},
+		{"untrusted client", untrusted, url2header(pemCert), "the token is bound to a TLS client certificate, and none was presented"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := bearer(token)
+			h.Set("X-Client-Cert", tc.forwarded)
+			want := expectation{http.StatusOK, ""}
+			if tc.description != "" {
+				want = expectation{http.StatusUnauthorized, invalidToken(tc.description)}
+			}
+			check(t, tc.c, up, http.MethodGet, "/orders", h, want)
+		})
 	}
 }
 
