@@ -172,7 +172,7 @@ type Handler struct {
 	dpopSource   int // index of the DPoP scheme in sources, -1 for none
 
 	clientCertificateHeader string // canonical ClientCertificateHeader
-	cleanups     []func()
+	cleanups                []func()
 }
 
 // KeySources are the places keys come from. They appear at the top level of
