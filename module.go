@@ -170,9 +170,9 @@ type Handler struct {
 	redirect     *loginRedirect
 	dpop         *dpopChecker
 	dpopSource   int // index of the DPoP scheme in sources, -1 for none
+	cleanups     []func()
 
 	clientCertificateHeader string // canonical ClientCertificateHeader
-	cleanups                []func()
 }
 
 // KeySources are the places keys come from. They appear at the top level of
