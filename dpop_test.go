@@ -40,8 +40,12 @@ func TestNonceOfThePreviousWindowPassesWithTheCurrentOneHandedOut(t *testing.T) 
 	}
 	now := time.Now()
 	nonce := n.at(now).current
-	later := now.Add(time.Minute)
 	w := httptest.NewRecorder()
+	if rsn := n.check(w, nonce, now); rsn != reasonAllowed || w.Header().Get("DPoP-Nonce") != "" {
+		t.Errorf("the current nonce: %v with DPoP-Nonce %q, want it accepted without a new one", rsn, w.Header().Get("DPoP-Nonce"))
+	}
+	later := now.Add(time.Minute)
+	w = httptest.NewRecorder()
 	if rsn := n.check(w, nonce, later); rsn != reasonAllowed || w.Header().Get("DPoP-Nonce") != n.at(later).current {
 		t.Errorf("a nonce one window old: %v with DPoP-Nonce %q, want it accepted with the current nonce", rsn, w.Header().Get("DPoP-Nonce"))
 	}
