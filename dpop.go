@@ -25,8 +25,8 @@ type DPoPConfig struct {
 
 	// The signature algorithms accepted for proofs. Proofs are always
 	// signed with the client's own asymmetric key, so HMAC and `none`
-	// are refused here. EdDSA also accepts proofs that name it Ed25519
-	// (RFC 9864). Default: ES256, ES384, ES512, RS256, RS384, RS512,
+	// are refused here. EdDSA (or its RFC 9864 name Ed25519) accepts
+	// proofs that name it either way. Default: ES256, ES384, ES512, RS256, RS384, RS512,
 	// PS256, PS384, PS512 and EdDSA.
 	Algorithms []string `json:"algorithms,omitempty"`
 
@@ -140,7 +140,14 @@ func (h *Handler) provisionDPoP(ctx caddy.Context) (*dpopChecker, func(), error)
 		return d, nil, nil
 	}
 	if len(cfg.Algorithms) > 0 {
-		algs, err := parseAlgorithmList(cfg.Algorithms)
+		names := make([]string, len(cfg.Algorithms))
+		for i, name := range cfg.Algorithms {
+			if name == "Ed25519" {
+				name = "EdDSA" // RFC 9864's name, which proofs may use too
+			}
+			names[i] = name
+		}
+		algs, err := parseAlgorithmList(names)
 		if err != nil {
 			return nil, nil, fmt.Errorf("jwt: dpop %v", strings.TrimPrefix(err.Error(), "jwt: "))
 		}

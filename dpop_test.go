@@ -172,6 +172,7 @@ func TestDPoPProvisionRefusesConfigsThatCannotWork(t *testing.T) {
 		{"short nonce secret", Handler{DPoPNonce: &DPoPNonceConfig{Secret: &SecretKey{Value: "short"}}}, "at least 32"},
 		{"unknown replay store", Handler{DPoP: &DPoPConfig{Replay: &DPoPReplayConfig{Store: "disk"}}}, "unknown store"},
 		{"redis without URL", Handler{DPoP: &DPoPConfig{Replay: &DPoPReplayConfig{Store: "redis"}}}, "needs a redis:// URL"},
+		{"Ed25519 is EdDSA, and RSA is not it", Handler{DPoP: &DPoPConfig{Algorithms: []string{"Ed25519", "RS255"}}}, "unknown algorithm \"RS255\""},
 		{"negative max_age", Handler{DPoP: &DPoPConfig{MaxAge: caddy.Duration(-time.Second)}}, "max_age must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
