@@ -186,7 +186,7 @@ func (h *Handler) provisionDPoP(ctx caddy.Context) (*dpopChecker, func(), error)
 	}
 	var err error
 	var stop func()
-	d.replay, stop, err = provisionProofReplay(ctx, cfg.Replay, d.maxAge+2*d.leeway, h.logger)
+	d.replay, stop, err = provisionProofReplay(ctx, cfg.Replay, h.logger)
 	return d, stop, err
 }
 

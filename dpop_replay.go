@@ -67,9 +67,8 @@ type proofReplay struct {
 	lastErrorLog atomic.Int64 // unix nanoseconds
 }
 
-// provisionProofReplay opens the configured store. window is the longest a
-// proof may be accepted after it is first seen.
-func provisionProofReplay(_ caddy.Context, cfg *DPoPReplayConfig, window time.Duration, logger *zap.Logger) (*proofReplay, func(), error) {
+// provisionProofReplay opens the configured store.
+func provisionProofReplay(_ caddy.Context, cfg *DPoPReplayConfig, logger *zap.Logger) (*proofReplay, func(), error) {
 	if cfg == nil {
 		cfg = &DPoPReplayConfig{}
 	}
