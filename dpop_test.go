@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,5 +189,28 @@ func TestDPoPProvisionRefusesConfigsThatCannotWork(t *testing.T) {
 				t.Errorf("Provision error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Two requests racing with the same proof: exactly one passes.
+func TestMemoryReplayStoreAcceptsAProofOnceUnderConcurrency(t *testing.T) {
+	s := newMemoryReplayStore(1000)
+	expires := time.Now().Add(time.Minute)
+	var wg sync.WaitGroup
+	var firsts atomic.Int32
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				if first, err := s.firstUse(context.Background(), "proof-"+strconv.Itoa(j), expires); err == nil && first {
+					firsts.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := firsts.Load(); got != 20 {
+		t.Errorf("%d first uses of 20 proofs sent 32 times each", got)
 	}
 }
