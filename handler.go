@@ -78,6 +78,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, next cadd
 	if rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
 	}
+	if rsn := h.checkSenderConstraint(w, r, token, found); rsn != reasonAllowed {
+		return h.reject(w, r, rsn, token)
+	}
 	if h.revocation != nil {
 		if rsn := h.revocation.check(r, token); rsn != reasonAllowed {
 			return h.reject(w, r, rsn, token)
@@ -244,6 +247,8 @@ func (h *Handler) handOn(r *http.Request, ho *handOff, found foundToken) {
 				h.sources[i].strip(r)
 			}
 		}
+		// The proof goes with the token: it names the token (ath).
+		delete(r.Header, "Dpop")
 	}
 }
 
@@ -331,7 +336,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, tok
 		return nil
 	}
 	if info.challenge {
-		w.Header().Set("WWW-Authenticate", h.challenge.build(r, info))
+		h.setChallenges(w.Header(), r, info)
 	}
 	if info.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterSeconds)
