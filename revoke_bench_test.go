@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 )
 
 // BenchmarkRevocationCheck measures one revocation check per store, as
@@ -39,7 +38,7 @@ func BenchmarkRevocationCheck(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchCheck(b, RevocationConfig{Store: "file", Location: path}, tok)
+		benchCheck(b, RevocationConfig{}, &FileStore{Location: path}, tok)
 	})
 
 	for _, mode := range []struct {
@@ -49,20 +48,20 @@ func BenchmarkRevocationCheck(b *testing.B) {
 		b.Run("redis/"+mode.name, func(b *testing.B) {
 			url := startTestRedis(b)
 			redisClient(b, url).HSet(context.Background(), "jwt:sub:bench-user", "version", 3)
-			benchCheck(b, RevocationConfig{Store: "redis", Location: url, Cache: mode.cache}, tok)
+			benchCheck(b, RevocationConfig{Cache: mode.cache}, &RedisStore{Location: url}, tok)
 		})
 		b.Run("http/"+mode.name, func(b *testing.B) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Token-Version", "3")
 			}))
 			b.Cleanup(srv.Close)
-			benchCheck(b, RevocationConfig{Store: "http", Location: srv.URL + "/v/{http.auth.jwt.sub}", Cache: mode.cache}, tok)
+			benchCheck(b, RevocationConfig{Cache: mode.cache}, &HTTPStore{Location: srv.URL + "/v/{http.auth.jwt.sub}"}, tok)
 		})
 	}
 }
 
-func benchCheck(b *testing.B, rc RevocationConfig, tok *verifiedToken) {
-	checker, stop, err := rc.provision(caddy.Context{}, zap.NewNop())
+func benchCheck(b *testing.B, rc RevocationConfig, store caddy.Module, tok *verifiedToken) {
+	checker, stop, err := provisionRevocation(b, rc, store)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -24,26 +23,60 @@ const (
 	redisPoolTimeout = time.Second
 )
 
-// redisStore keeps revocations in Redis, shared by a fleet of Caddy
+func init() {
+	caddy.RegisterModule(new(RedisStore))
+}
+
+// RedisStore keeps revocations in Redis, shared by a fleet of Caddy
 // instances, under keys an auth service can write with plain commands:
 //
 //	SET  <prefix>jti:<jti> 1 EXAT <exp>            deny one token until it expires
 //	HSET <prefix>sub:<sub> version <n>             tokens with a lower version are revoked
 //	HSET <prefix>sub:<sub> not_before <unix time>  tokens issued earlier are revoked
-type redisStore struct {
+type RedisStore struct {
+	// The server: a `redis://`, `rediss://` (TLS) or `unix://` URL.
+	// `{env.*}` and `{file.*}` placeholders are resolved when the config
+	// loads. Credentials in it are never logged. Required.
+	Location string `json:"location,omitempty"`
+
+	// The prefix of every key. Default: `jwt:`.
+	Prefix string `json:"prefix,omitempty"`
+
 	client *redis.Client
-	prefix string
 }
 
-// openRedisStore makes the client. It does not connect: Provision also runs
-// on `caddy validate`, and the first lookup dials.
-func (rc *RevocationConfig) openRedisStore() (*redisStore, error) {
-	opts, err := parseRedisLocation(rc.Location)
+// defaultRedisPrefix starts every key the redis store reads.
+const defaultRedisPrefix = "jwt:"
+
+// CaddyModule returns the Caddy module information.
+func (*RedisStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.jwt.revocation.redis",
+		New: func() caddy.Module { return new(RedisStore) },
+	}
+}
+
+// Provision makes the client. It does not connect: Provision also runs on
+// `caddy validate`, and the first lookup dials.
+func (s *RedisStore) Provision(caddy.Context) error {
+	if s.Prefix == "" {
+		s.Prefix = defaultRedisPrefix
+	}
+	opts, err := parseRedisLocation(s.Location)
 	if err != nil {
-		return nil, fmt.Errorf("jwt: revocation redis: %v", err)
+		return fmt.Errorf("jwt: revocation redis: %v", err)
 	}
 	routeRedisLogs()
-	return &redisStore{client: redis.NewClient(opts), prefix: rc.Prefix}, nil
+	s.client = redis.NewClient(opts)
+	return nil
+}
+
+// Cleanup closes the client's connections.
+func (s *RedisStore) Cleanup() error {
+	if s.client != nil {
+		_ = s.client.Close()
+	}
+	return nil
 }
 
 // parseRedisLocation reads a redis://, rediss:// or unix:// URL, after
@@ -91,51 +124,52 @@ func parseRedisLocation(location string) (*redis.Options, error) {
 	return opts, nil
 }
 
-func (s *redisStore) close() { _ = s.client.Close() }
-
-// query implements revocationStore.
-func (s *redisStore) query(_ *http.Request, t *verifiedToken) revocationQuery {
-	q := revocationQuery{jti: t.tokenID, subject: t.subject}
-	if q.jti != "" || q.subject != "" {
-		// The length prefix keeps ("ab", "c") and ("a", "bc") apart.
-		q.key = strconv.Itoa(len(q.jti)) + ":" + q.jti + q.subject
+// CacheKey implements RevocationStore: the jti and the subject. A token
+// with neither asks nothing.
+func (s *RedisStore) CacheKey(q RevocationQuery) (string, bool) {
+	if q.TokenID == "" && q.Subject == "" {
+		return "", false
 	}
-	return q
+	// The length prefix keeps ("ab", "c") and ("a", "bc") apart.
+	return strconv.Itoa(len(q.TokenID)) + ":" + q.TokenID + q.Subject, true
 }
 
-// lookup implements revocationStore: EXISTS on the jti key and HMGET on the
+// Lookup implements RevocationStore: EXISTS on the jti key and HMGET on the
 // subject's hash, pipelined into one round trip.
-func (s *redisStore) lookup(ctx context.Context, q revocationQuery) (revocationFacts, error) {
+func (s *RedisStore) Lookup(ctx context.Context, q RevocationQuery) (RevocationFacts, error) {
 	var (
-		f      revocationFacts
+		f      RevocationFacts
 		denied *redis.IntCmd
 		fields *redis.SliceCmd
 	)
-	pipe := s.client.Pipeline()
-	if q.jti != "" {
-		denied = pipe.Exists(ctx, s.prefix+"jti:"+q.jti)
+	if q.TokenID == "" && q.Subject == "" {
+		return f, nil
 	}
-	if q.subject != "" {
-		fields = pipe.HMGet(ctx, s.prefix+"sub:"+q.subject, "version", "not_before")
+	pipe := s.client.Pipeline()
+	if q.TokenID != "" {
+		denied = pipe.Exists(ctx, s.Prefix+"jti:"+q.TokenID)
+	}
+	if q.Subject != "" {
+		fields = pipe.HMGet(ctx, s.Prefix+"sub:"+q.Subject, "version", "not_before")
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return f, fmt.Errorf("redis: %w", err)
 	}
 	if denied != nil {
-		f.tokenDenied = denied.Val() > 0
+		f.TokenDenied = denied.Val() > 0
 	}
 	if fields != nil {
 		vals := fields.Val()
 		var err error
-		if f.version, f.hasVersion, err = redisInt(vals[0]); err != nil {
-			return f, fmt.Errorf("redis: field version of a %ssub: hash: %v", s.prefix, err)
+		if f.Version, f.HasVersion, err = redisInt(vals[0]); err != nil {
+			return f, fmt.Errorf("redis: field version of a %ssub: hash: %v", s.Prefix, err)
 		}
 		notBefore, ok, err := redisInt(vals[1])
 		if err != nil {
-			return f, fmt.Errorf("redis: field not_before of a %ssub: hash: %v", s.prefix, err)
+			return f, fmt.Errorf("redis: field not_before of a %ssub: hash: %v", s.Prefix, err)
 		}
 		if ok {
-			f.notBefore = time.Unix(notBefore, 0)
+			f.NotBefore = time.Unix(notBefore, 0)
 		}
 	}
 	return f, nil
@@ -158,5 +192,9 @@ func redisInt(v any) (int64, bool, error) {
 	return n, true, nil
 }
 
-// Interface guard
-var _ revocationStore = (*redisStore)(nil)
+// Interface guards
+var (
+	_ RevocationStore    = (*RedisStore)(nil)
+	_ caddy.Provisioner  = (*RedisStore)(nil)
+	_ caddy.CleanerUpper = (*RedisStore)(nil)
+)
