@@ -48,7 +48,7 @@ func BenchmarkRevocationCheck(b *testing.B) {
 		b.Run("redis/"+mode.name, func(b *testing.B) {
 			url := startTestRedis(b)
 			redisClient(b, url).HSet(context.Background(), "jwt:sub:bench-user", "version", 3)
-			benchCheck(b, RevocationConfig{Cache: mode.cache}, &RedisStore{Location: url}, tok)
+			benchCheck(b, RevocationConfig{Cache: mode.cache}, &RedisStore{RedisConnection: RedisConnection{Location: url}}, tok)
 		})
 		b.Run("http/"+mode.name, func(b *testing.B) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

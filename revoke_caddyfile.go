@@ -32,7 +32,7 @@ func (rc *RevocationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	case "file":
 		store = &FileStore{Location: location}
 	case "redis":
-		store = &RedisStore{Location: location}
+		store = &RedisStore{RedisConnection: RedisConnection{Location: location}}
 	case "http":
 		store = &HTTPStore{Location: location}
 	default:
@@ -89,10 +89,64 @@ func (s *RedisStore) unmarshalSubdirective(d *caddyfile.Dispenser, name string) 
 	switch name {
 	case "prefix":
 		s.Prefix, err = singleArg(d)
+	case "username":
+		s.Username, err = singleArg(d)
+	case "password":
+		s.Password, err = singleArg(d)
+	case "sentinel_username":
+		s.SentinelUsername, err = singleArg(d)
+	case "sentinel_password":
+		s.SentinelPassword, err = singleArg(d)
+	case "tls_ca":
+		s.tls().CA, err = singleArg(d)
+	case "tls_client_auth":
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return true, d.ArgErr()
+		}
+		s.tls().ClientCert, s.tls().ClientKey = args[0], args[1]
+	case "tls_server_name":
+		s.tls().ServerName, err = singleArg(d)
+	case "tls_insecure_skip_verify":
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		s.tls().InsecureSkipVerify = true
+	case "push":
+		s.pushConfig()
+		args := d.RemainingArgs()
+		switch len(args) {
+		case 0:
+		case 1:
+			s.Push.Channel = args[0]
+		default:
+			return true, d.ArgErr()
+		}
+	case "fallback_cache":
+		if s.Push == nil {
+			return true, d.Err("revocation redis: fallback_cache is the cache time while push is down; it needs push before it")
+		}
+		s.Push.FallbackCache, err = durationArg(d)
 	default:
 		return false, nil
 	}
 	return true, err
+}
+
+// tls returns the TLS settings, made on first use.
+func (s *RedisStore) tls() *RedisTLS {
+	if s.TLS == nil {
+		s.TLS = new(RedisTLS)
+	}
+	return s.TLS
+}
+
+// pushConfig returns the push settings, made on first use.
+func (s *RedisStore) pushConfig() *RedisPush {
+	if s.Push == nil {
+		s.Push = new(RedisPush)
+	}
+	return s.Push
 }
 
 func singleArg(d *caddyfile.Dispenser) (string, error) {

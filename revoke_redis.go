@@ -4,23 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
-)
-
-// Timeouts of the redis store, unless the URL sets its own (`dial_timeout`,
-// `read_timeout`, `write_timeout`, `pool_timeout` query parameters). A
-// request waits on the lookup, so they are short: a store that cannot answer
-// within them is treated as down (see on_error).
-const (
-	redisDialTimeout = time.Second
-	redisIOTimeout   = 500 * time.Millisecond
-	redisPoolTimeout = time.Second
+	"go.uber.org/zap"
 )
 
 func init() {
@@ -34,15 +23,24 @@ func init() {
 //	HSET <prefix>sub:<sub> version <n>             tokens with a lower version are revoked
 //	HSET <prefix>sub:<sub> not_before <unix time>  tokens issued earlier are revoked
 type RedisStore struct {
-	// The server: a `redis://`, `rediss://` (TLS) or `unix://` URL.
-	// `{env.*}` and `{file.*}` placeholders are resolved when the config
-	// loads. Credentials in it are never logged. Required.
-	Location string `json:"location,omitempty"`
+	// Where Redis is, its credentials and TLS: `location` (a standalone,
+	// Sentinel or Cluster URL), `username`, `password`,
+	// `sentinel_username`, `sentinel_password`, `tls`.
+	RedisConnection
 
 	// The prefix of every key. Default: `jwt:`.
 	Prefix string `json:"prefix,omitempty"`
 
-	client *redis.Client
+	// Push invalidation: every instance subscribes to a channel on which
+	// each revocation is published, and drops the affected cache entries
+	// as soon as it hears of one, so that `cache` can be long. Default:
+	// off.
+	Push *RedisPush `json:"push,omitempty"`
+
+	client    redis.UniversalClient
+	clientKey string
+	logger    *zap.Logger
+	releases  []func()
 }
 
 // defaultRedisPrefix starts every key the redis store reads.
@@ -56,72 +54,45 @@ func (*RedisStore) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision makes the client. It does not connect: Provision also runs on
-// `caddy validate`, and the first lookup dials.
-func (s *RedisStore) Provision(caddy.Context) error {
+// Provision takes the shared client of the location (see
+// acquireRedisClient). It does not connect: Provision also runs on `caddy
+// validate`, and the first lookup dials.
+func (s *RedisStore) Provision(ctx caddy.Context) error {
 	if s.Prefix == "" {
 		s.Prefix = defaultRedisPrefix
 	}
-	opts, err := parseRedisLocation(s.Location)
+	if s.Push != nil {
+		s.Push.setDefaults(s.Prefix)
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	s.logger = ctx.Logger()
+	client, key, release, err := acquireRedisClient(&s.RedisConnection, s.logger)
 	if err != nil {
 		return fmt.Errorf("jwt: revocation redis: %v", err)
 	}
-	routeRedisLogs()
-	s.client = redis.NewClient(opts)
+	s.client, s.clientKey = client, key
+	s.releases = append(s.releases, release)
 	return nil
 }
 
-// Cleanup closes the client's connections.
+// Validate checks the push settings.
+func (s *RedisStore) Validate() error {
+	if s.Push != nil {
+		return s.Push.validate()
+	}
+	return nil
+}
+
+// Cleanup releases the shared client and cache; the last config to let go
+// of them closes them.
 func (s *RedisStore) Cleanup() error {
-	if s.client != nil {
-		_ = s.client.Close()
+	for i := len(s.releases) - 1; i >= 0; i-- {
+		s.releases[i]()
 	}
+	s.releases = nil
 	return nil
-}
-
-// parseRedisLocation reads a redis://, rediss:// or unix:// URL, after
-// resolving {env.*} placeholders, and sets timeouts fit for a request path.
-// Errors never include the URL: it may carry a password.
-func parseRedisLocation(location string) (*redis.Options, error) {
-	loc, err := caddy.NewReplacer().ReplaceOrErr(location, true, true)
-	if err != nil {
-		return nil, err
-	}
-	opts, err := redis.ParseURL(loc)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("the location is not a valid redis URL: %v", err)
-	}
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = redisDialTimeout
-	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = redisIOTimeout
-	}
-	if opts.WriteTimeout == 0 {
-		opts.WriteTimeout = redisIOTimeout
-	}
-	if opts.PoolTimeout == 0 {
-		opts.PoolTimeout = redisPoolTimeout
-	}
-	// One dial attempt per connection (the client's default is five, 100ms
-	// apart, which a waiting request would sit through while Redis is down).
-	if opts.DialerRetries == 0 {
-		opts.DialerRetries = 1
-	}
-	// One retry: after a Redis restart the first command on a pooled
-	// connection fails, and a fresh connection then answers. More retries
-	// would only make requests wait on a store that is down.
-	opts.MaxRetries = 1
-	// Commands the client would otherwise send on every new connection
-	// (CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS) that older servers
-	// refuse and that we have no use for.
-	opts.DisableIdentity = true
-	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return opts, nil
 }
 
 // CacheKey implements RevocationStore: the jti and the subject. A token
@@ -196,5 +167,7 @@ func redisInt(v any) (int64, bool, error) {
 var (
 	_ RevocationStore    = (*RedisStore)(nil)
 	_ caddy.Provisioner  = (*RedisStore)(nil)
+	_ caddy.Validator    = (*RedisStore)(nil)
 	_ caddy.CleanerUpper = (*RedisStore)(nil)
+	_ sharedCacheStore   = (*RedisStore)(nil)
 )

@@ -52,20 +52,20 @@ func startTestRedis(tb testing.TB) string {
 	return url
 }
 
-func redisClient(tb testing.TB, url string) *redis.Client {
+func redisClient(tb testing.TB, url string) redis.UniversalClient {
 	tb.Helper()
-	opts, err := parseRedisLocation(url)
+	opts, err := (&RedisConnection{Location: url}).options()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := redis.NewClient(opts)
+	c := opts.newClient()
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
 
 func openTestRedisStore(tb testing.TB, url, prefix string) *RedisStore {
 	tb.Helper()
-	return provisionStore(tb, &RedisStore{Location: url, Prefix: prefix})
+	return provisionStore(tb, &RedisStore{RedisConnection: RedisConnection{Location: url}, Prefix: prefix})
 }
 
 func TestRedisStoreReadsTheKeyLayout(t *testing.T) {

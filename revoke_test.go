@@ -178,7 +178,7 @@ func TestProvisionRefusesBadRevocationConfig(t *testing.T) {
 		"too short reload_interval": {RevocationConfig{}, &FileStore{Location: "x.json", ReloadInterval: -1}},
 		"bad version header":        {RevocationConfig{}, &HTTPStore{Location: "http://127.0.0.1/", VersionHeader: "Bad Header"}},
 		"http store without URL":    {RevocationConfig{}, &HTTPStore{Location: "/v/{http.auth.jwt.sub}"}},
-		"redis store with http":     {RevocationConfig{}, &RedisStore{Location: "http://127.0.0.1:6379"}},
+		"redis store with http":     {RevocationConfig{}, &RedisStore{RedisConnection: RedisConnection{Location: "http://127.0.0.1:6379"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := provisionRevocation(t, tc.rc, tc.store); err == nil {
