@@ -3,10 +3,12 @@ package caddyjwt
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +78,40 @@ func benchCheck(b *testing.B, rc RevocationConfig, store caddy.Module, tok *veri
 		if checker.check(r, tok) != reasonAllowed {
 			b.Fatal("not allowed")
 		}
+	}
+}
+
+// BenchmarkRedisRevocation measures whole requests through the handler
+// chain (the typical ES256 token, verified-token cache on) with a redis
+// revocation store against a real redis-server on loopback, next to the
+// same handler without revocation: cached (answers kept an hour),
+// uncached (every request a Redis round trip), and push (a subscribed
+// store, answers kept an hour). bench/redis.sh prints them as ratios to
+// no revocation.
+//
+//	go test -run '^$' -bench BenchmarkRedisRevocation -benchmem .
+func BenchmarkRedisRevocation(b *testing.B) {
+	var fam benchFamily
+	for _, f := range benchFamilies(b) {
+		if f.name == "ES256" {
+			fam = f
+		}
+	}
+	url := startTestRedis(b)
+	tok := signBench(b, fam, typicalClaims(0))
+	handler := benchHandlerJSON(fam, 0)
+	withRevocation := func(store string, cache time.Duration) string {
+		return strings.TrimSuffix(handler, "}") + fmt.Sprintf(`,"revocation":{"store":%s,"cache":%d}}`, store, cache)
+	}
+	for _, tc := range []struct{ name, json string }{
+		{"none", handler},
+		{"cached", withRevocation(fmt.Sprintf(`{"module":"redis","location":%q}`, url), time.Hour)},
+		{"uncached", withRevocation(fmt.Sprintf(`{"module":"redis","location":%q}`, url), 1)},
+		{"push", withRevocation(fmt.Sprintf(`{"module":"redis","location":%q,"push":{}}`, url), time.Hour)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			chain := newBenchChain(b, tc.json)
+			runBenchRequests(b, chain, []*benchRequest{newBenchRequest(tok)}, http.StatusOK)
+		})
 	}
 }
