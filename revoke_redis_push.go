@@ -116,7 +116,12 @@ func (s *revocationSubscriber) run(ctx context.Context) {
 				return
 			}
 			var timeout interface{ Timeout() bool }
-			if errors.As(err, &timeout) && timeout.Timeout() && time.Since(lastHeard) < 3*pushHealthEvery {
+			if errors.As(err, &timeout) && timeout.Timeout() {
+				// Idle: ping, and count a connection that no longer
+				// answers as lost (its pong, if it comes, restores it).
+				if time.Since(lastHeard) >= 3*pushHealthEvery {
+					s.lost(err)
+				}
 				_ = ps.Ping(ctx)
 				continue
 			}
@@ -208,7 +213,8 @@ func (s *RedisStore) lookupCache(ttl time.Duration) (*revocationCache, error) {
 	}
 	val, _, err := lookupCaches.LoadOrNew(key, func() (caddy.Destructor, error) {
 		// The cache holds the client too: it may outlive this store.
-		client, _, release, err := acquireRedisClient(&s.RedisConnection, s.logger)
+		// Nop logger: the store's own acquire has logged what there is.
+		client, _, release, err := acquireRedisClient(&s.RedisConnection, zap.NewNop())
 		if err != nil {
 			return nil, err
 		}

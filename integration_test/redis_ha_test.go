@@ -67,10 +67,86 @@ func TestRedisClusterRevocationsWhateverTheSlot(t *testing.T) {
 	}
 }
 
-// failoverTally counts what the clients saw during a failover.
-type failoverTally struct {
+// failoverLoad is a bounded load on instances: two clients per instance,
+// a request every 10ms each for at most 45s, alternating a fresh token
+// (every one a real lookup) and a revoked one, counting what they see.
+type failoverLoad struct {
+	instances []*caddyProcess
+	fresh     func() string
+	revoked   string
+	client    *http.Client
+	stopped   chan struct{}
+	wg        sync.WaitGroup
+
 	goodOK, good503, revoked401, revoked503 atomic.Int64
 	wronglyAccepted, unexpected             atomic.Int64
+}
+
+func (l *failoverLoad) status(c *caddyProcess, tok string) int {
+	req, _ := http.NewRequest(http.MethodGet, c.URL("/"), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (l *failoverLoad) start() {
+	l.client = &http.Client{Timeout: 5 * time.Second}
+	l.stopped = make(chan struct{})
+	for _, c := range append(l.instances, l.instances...) {
+		l.wg.Add(1)
+		go l.run(c)
+	}
+}
+
+func (l *failoverLoad) run(c *caddyProcess) {
+	defer l.wg.Done()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(45 * time.Second)
+	for i := 0; ; i++ {
+		select {
+		case <-l.stopped:
+			return
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+		if i%2 == 0 {
+			switch l.status(c, l.fresh()) {
+			case http.StatusOK:
+				l.goodOK.Add(1)
+			case http.StatusServiceUnavailable:
+				l.good503.Add(1)
+			default:
+				l.unexpected.Add(1)
+			}
+			continue
+		}
+		switch l.status(c, l.revoked) {
+		case http.StatusUnauthorized:
+			l.revoked401.Add(1)
+		case http.StatusServiceUnavailable:
+			l.revoked503.Add(1)
+		case http.StatusOK:
+			l.wronglyAccepted.Add(1)
+		default:
+			l.unexpected.Add(1)
+		}
+	}
+}
+
+// stop ends the load and waits for it; it may be called more than once.
+func (l *failoverLoad) stop() {
+	select {
+	case <-l.stopped:
+	default:
+		close(l.stopped)
+	}
+	l.wg.Wait()
 }
 
 // TestRedisSentinelFailoverUnderLoad: two Caddy instances share a
@@ -104,73 +180,17 @@ func TestRedisSentinelFailoverUnderLoad(t *testing.T) {
 		check(t, c, up, http.MethodGet, "/", bearer(fresh()), accepted)
 	}
 
-	// The load: two clients per instance, a request every 10ms each, for
-	// at most 45s.
-	var tally failoverTally
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second}
-	status := func(c *caddyProcess, tok string) int {
-		req, _ := http.NewRequest(http.MethodGet, c.URL("/"), nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	for _, c := range append(instances, instances...) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			deadline := time.After(45 * time.Second)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				case <-deadline:
-					return
-				case <-tick.C:
-				}
-				if i%2 == 0 {
-					switch status(c, fresh()) {
-					case http.StatusOK:
-						tally.goodOK.Add(1)
-					case http.StatusServiceUnavailable:
-						tally.good503.Add(1)
-					default:
-						tally.unexpected.Add(1)
-					}
-					continue
-				}
-				switch status(c, revoked) {
-				case http.StatusUnauthorized:
-					tally.revoked401.Add(1)
-				case http.StatusServiceUnavailable:
-					tally.revoked503.Add(1)
-				case http.StatusOK:
-					tally.wronglyAccepted.Add(1)
-				default:
-					tally.unexpected.Add(1)
-				}
-			}
-		}()
-	}
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
-	waitForT(t, 10*time.Second, "load to flow", func() bool { return tally.goodOK.Load() > 20 })
+	load := &failoverLoad{instances: instances, fresh: fresh, revoked: revoked}
+	load.start()
+	defer load.stop()
+	waitForT(t, 10*time.Second, "load to flow", func() bool { return load.goodOK.Load() > 20 })
 
 	d.master.kill()
 	killed := time.Now()
 	// Lookups succeed again when fresh tokens pass on both instances.
 	waitForT(t, 40*time.Second, "lookups to succeed again on both instances", func() bool {
 		for _, c := range instances {
-			if status(c, fresh()) != http.StatusOK {
+			if load.status(c, fresh()) != http.StatusOK {
 				return false
 			}
 		}
@@ -180,21 +200,19 @@ func TestRedisSentinelFailoverUnderLoad(t *testing.T) {
 	sc := redis.NewSentinelClient(&redis.Options{Addr: d.sentinels[0].addr(), DisableIdentity: true})
 	defer sc.Close()
 	master, _ := sc.GetMasterAddrByName(context.Background(), sentinelMasterName).Result()
-	// A little more load on the new master, then the tally.
-	okAtRecovery := tally.goodOK.Load()
-	waitForT(t, 10*time.Second, "load on the new master", func() bool { return tally.goodOK.Load() > okAtRecovery+20 })
-	close(stop)
-	wg.Wait()
-	stop = make(chan struct{})
+	// A little more load on the new master, then the load.
+	okAtRecovery := load.goodOK.Load()
+	waitForT(t, 10*time.Second, "load on the new master", func() bool { return load.goodOK.Load() > okAtRecovery+20 })
+	load.stop()
 
 	t.Logf("sentinel failover: lookups succeed again %v after the master was killed (new master %v); "+
 		"fresh tokens: %d accepted, %d answered 503; revoked token: %d refused, %d answered 503, %d wrongly accepted",
-		recovered.Round(time.Millisecond), master, tally.goodOK.Load(), tally.good503.Load(),
-		tally.revoked401.Load(), tally.revoked503.Load(), tally.wronglyAccepted.Load())
-	if n := tally.wronglyAccepted.Load(); n != 0 {
+		recovered.Round(time.Millisecond), master, load.goodOK.Load(), load.good503.Load(),
+		load.revoked401.Load(), load.revoked503.Load(), load.wronglyAccepted.Load())
+	if n := load.wronglyAccepted.Load(); n != 0 {
 		t.Errorf("the token revoked before the failover was accepted %d times", n)
 	}
-	if n := tally.unexpected.Load(); n != 0 {
+	if n := load.unexpected.Load(); n != 0 {
 		t.Errorf("%d answers were neither the expected status nor 503", n)
 	}
 	if len(master) != 2 || master[1] != strconv.Itoa(d.replica.port) {
