@@ -38,7 +38,8 @@ type RedisPush struct {
 	// made, or lost): the polling window that bounds how late a
 	// revocation published meanwhile, and so missed, takes effect. When
 	// the subscription drops, and again when it is back, the whole cache
-	// is dropped. At most the block's `cache`. Default: 1s.
+	// is dropped. At most the block's `cache`. Default: 1s, or the
+	// block's `cache` if that is shorter.
 	FallbackCache caddy.Duration `json:"fallback_cache,omitempty"`
 }
 
@@ -55,9 +56,6 @@ const (
 func (p *RedisPush) setDefaults(prefix string) {
 	if p.Channel == "" {
 		p.Channel = prefix + "revoked"
-	}
-	if p.FallbackCache == 0 {
-		p.FallbackCache = caddy.Duration(defaultPushFallbackCache)
 	}
 }
 
@@ -206,6 +204,9 @@ func (c *sharedLookupCache) Destruct() error {
 func (s *RedisStore) lookupCache(ttl time.Duration) (*revocationCache, error) {
 	key := s.clientKey + "\x00" + s.Prefix + "\x00" + strconv.FormatInt(int64(ttl), 10)
 	if s.Push != nil {
+		if s.Push.FallbackCache == 0 {
+			s.Push.FallbackCache = caddy.Duration(min(defaultPushFallbackCache, ttl))
+		}
 		if time.Duration(s.Push.FallbackCache) > ttl {
 			return nil, fmt.Errorf("jwt: revocation fallback_cache %s is longer than cache %s", time.Duration(s.Push.FallbackCache), ttl)
 		}
