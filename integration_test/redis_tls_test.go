@@ -128,6 +128,11 @@ func TestRedisOverTLSWithAPrivateCAAndClientCertificates(t *testing.T) {
 	up := newUpstream(t)
 	loc := "rediss://127.0.0.1:" + strconv.Itoa(port)
 	route := func(path, tlsLines string) string {
+		loc := loc
+		if path == "/wrong-ca" {
+			// A password, which no log line may show.
+			loc = "rediss://:tls-test-password@127.0.0.1:" + strconv.Itoa(port)
+		}
 		return fmt.Sprintf(`	handle %s {
 		jwt {
 			%s
@@ -143,7 +148,11 @@ func TestRedisOverTLSWithAPrivateCAAndClientCertificates(t *testing.T) {
 	c := startCaddy(t, caddyfileFor(
 		route("/good", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_client_auth %s %s\n\t\t\t\ttls_server_name redis.test", caPath, clientCert, clientKey))+
 			route("/wrong-ca", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_client_auth %s %s\n\t\t\t\ttls_server_name redis.test", wrongCAPath, clientCert, clientKey))+
-			route("/no-client-cert", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_server_name redis.test", caPath))))
+			route("/no-client-cert", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_server_name redis.test", caPath))+
+			route("/skip-verify", fmt.Sprintf("tls_insecure_skip_verify\n\t\t\t\ttls_client_auth %s %s", clientCert, clientKey))))
+	// Turning verification off works, and is said loudly.
+	waitForLog(t, c, `"level":"error"`, "certificate verification is OFF")
+	check(t, c, up, http.MethodGet, "/skip-verify", bearer(sign(t, key, validClaims("sub", "tls-user", "jti", "tls-0"))), accepted)
 
 	tok := sign(t, key, validClaims("sub", "tls-user", "jti", "tls-1"))
 	check(t, c, up, http.MethodGet, "/good", bearer(tok), accepted)
@@ -171,4 +180,7 @@ func TestRedisOverTLSWithAPrivateCAAndClientCertificates(t *testing.T) {
 		}
 		return false
 	})
+	if strings.Contains(c.Logs(), "tls-test-password") {
+		t.Error("the log shows the password of a redis location")
+	}
 }
