@@ -56,7 +56,8 @@ func (*RedisStore) CaddyModule() caddy.ModuleInfo {
 
 // Provision takes the shared client of the location (see
 // acquireRedisClient). It does not connect: Provision also runs on `caddy
-// validate`, and the first lookup dials.
+// validate`, and the first lookup dials (with push, the subscription of
+// the lookup cache dials in the background).
 func (s *RedisStore) Provision(ctx caddy.Context) error {
 	if s.Prefix == "" {
 		s.Prefix = defaultRedisPrefix
