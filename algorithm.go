@@ -8,7 +8,7 @@ import (
 )
 
 // algorithm is a JWS "alg" value this module can verify (RFC 7518 §3.1,
-// RFC 8037 §3.1). The zero value is no algorithm: "none" and every name we
+// RFC 8037 §3.1, RFC 9864 §2.2). The zero value is no algorithm: "none" and every name we
 // do not know map to it and are never accepted.
 type algorithm uint8
 
@@ -27,6 +27,10 @@ const (
 	algES384
 	algES512
 	algEdDSA
+	// algEd25519 is RFC 9864's fully-specified name for EdDSA over
+	// Ed25519: the same signature as EdDSA with an Ed25519 key, named so
+	// that the alg alone says which curve.
+	algEd25519
 	algCount
 )
 
@@ -35,7 +39,7 @@ var algorithmNames = [algCount]string{
 	algRS256: "RS256", algRS384: "RS384", algRS512: "RS512",
 	algPS256: "PS256", algPS384: "PS384", algPS512: "PS512",
 	algES256: "ES256", algES384: "ES384", algES512: "ES512",
-	algEdDSA: "EdDSA",
+	algEdDSA: "EdDSA", algEd25519: "Ed25519",
 }
 
 // signingMethods holds the golang-jwt implementation of each algorithm,
@@ -47,6 +51,9 @@ func init() {
 	for a := algHS256; a < algCount; a++ {
 		signingMethods[a] = jwt.GetSigningMethod(algorithmNames[a])
 	}
+	// golang-jwt registers only the polymorphic name; its EdDSA method
+	// verifies exactly what Ed25519 names (RFC 9864 §2.2).
+	signingMethods[algEd25519] = jwt.SigningMethodEdDSA
 }
 
 // parseAlgorithm maps a JOSE "alg" string to an algorithm. The match is
@@ -78,8 +85,21 @@ type algorithmSet uint16
 const (
 	hmacAlgorithms  = algorithmSet(1<<algHS256 | 1<<algHS384 | 1<<algHS512)
 	rsaAlgorithms   = algorithmSet(1<<algRS256 | 1<<algRS384 | 1<<algRS512 | 1<<algPS256 | 1<<algPS384 | 1<<algPS512)
-	eddsaAlgorithms = algorithmSet(1 << algEdDSA)
+	eddsaAlgorithms = algorithmSet(1<<algEdDSA | 1<<algEd25519)
 )
+
+// sameOperation is the set of algorithm names that mean the same
+// signature operation as a: for a JWK whose "alg" says EdDSA, a token
+// signed Ed25519 is the very same signature over the very same key, and
+// the other way round, so a provider that moves to RFC 9864's name in its
+// tokens before its key set (or after) keeps working. Every other name
+// stands for itself.
+func sameOperation(a algorithm) algorithmSet {
+	if eddsaAlgorithms.has(a) {
+		return eddsaAlgorithms
+	}
+	return setOf(a)
+}
 
 func setOf(algs ...algorithm) algorithmSet {
 	var s algorithmSet

@@ -408,7 +408,6 @@ func TestBrowserSubdirectivesParse(t *testing.T) {
 	for _, bad := range []string{
 		"jwt {\n redirect\n}",
 		"jwt {\n redirect /login/ next extra\n}",
-		"jwt {\n csrf maybe\n}",
 		"jwt {\n csrf\n}",
 		"jwt {\n trusted_origin\n}",
 	} {
@@ -416,6 +415,20 @@ func TestBrowserSubdirectivesParse(t *testing.T) {
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
 			t.Errorf("%q was accepted", bad)
 		}
+	}
+}
+
+// csrf's value is judged by Validate, so that a JSON config meets the same
+// check with the same message as a Caddyfile.
+func TestCSRFValueIsJudgedOnceForCaddyfileAndJSON(t *testing.T) {
+	var fromCaddyfile Handler
+	if err := fromCaddyfile.UnmarshalCaddyfile(caddyfile.NewTestDispenser("jwt {\n csrf maybe\n}")); err != nil {
+		t.Fatal(err)
+	}
+	fromJSON := Handler{CSRF: "maybe"}
+	errCaddyfile, errJSON := fromCaddyfile.Validate(), fromJSON.Validate()
+	if errCaddyfile == nil || errJSON == nil || errCaddyfile.Error() != errJSON.Error() {
+		t.Errorf("csrf maybe: Caddyfile config gave %v, JSON config %v; want the same refusal", errCaddyfile, errJSON)
 	}
 }
 

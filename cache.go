@@ -1,12 +1,12 @@
 package caddyjwt
 
 import (
-	"context"
 	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/jwtgate/caddy-jwt/internal/jws"
 )
 
 // The cache is split into shards, each with its own lock, so that requests
@@ -84,7 +84,10 @@ type cacheShard struct {
 // which the verified token holds anyway, they determine every byte of the
 // token at about a third of its size.
 type cacheEntry struct {
-	token      *verifiedToken
+	token *verifiedToken
+	// handOff is what the handler passes on from the token, worked out
+	// once when it was verified.
+	handOff    *handOff
 	hash       uint64
 	header     string
 	signature  string
@@ -105,7 +108,7 @@ func (e *cacheEntry) matches(raw string) bool {
 		return false
 	}
 	return raw[:headerEnd] == e.header && raw[payloadEnd+1:] == e.signature &&
-		isBase64URLOf(raw[headerEnd+1:payloadEnd], e.token.claimsJSON)
+		jws.IsEncodingOf(raw[headerEnd+1:payloadEnd], e.token.claimsJSON)
 }
 
 // newTokenCache makes a cache of the given number of entries: 0 means the
@@ -146,46 +149,38 @@ func (c *tokenCache) hash(raw string) (uint64, *cacheShard) {
 	return h, &c.shards[h&c.mask]
 }
 
-// get looks raw up. When found, it also reports whether the token is still
-// within its exp and nbf (RFC 7519 §4.1.4, §4.1.5) with the same leeway as a
-// full verification, which would give the same answer.
-func (c *tokenCache) get(raw string, now time.Time, leeway time.Duration) (*verifiedToken, reason, bool) {
+// get looks raw up: the entry of exactly this token, or nil. Whether the
+// token is still within its dates is for the verifier to say.
+func (c *tokenCache) get(raw string) *cacheEntry {
 	h, s := c.hash(raw)
 	s.mu.RLock()
 	e := s.entries[h]
 	s.mu.RUnlock()
 	if e == nil || !e.matches(raw) {
 		cacheMisses.Inc()
-		return nil, reasonAllowed, false
+		return nil
 	}
 	cacheHits.Inc()
-	t := e.token
-	if !now.Before(t.expiresAt.Add(leeway)) {
-		return t, reasonExpired, true
-	}
-	if !t.notBefore.IsZero() && now.Before(t.notBefore.Add(-leeway)) {
-		return t, reasonNotYetValid, true
-	}
-	// Only a token that is still good earns its second chance; writing
-	// the flag only when it is clear keeps the cache line shared between
-	// cores on the common path.
+	return e
+}
+
+// markUsed gives an entry that was found, and is still good, its second
+// chance against eviction. Writing the flag only when it is clear keeps the
+// cache line shared between cores on the common path.
+func (e *cacheEntry) markUsed() {
 	if !e.referenced.Load() {
 		e.referenced.Store(true)
 	}
-	return t, reasonAllowed, true
 }
 
-// put stores a token that passed verification. generation is the cache's
-// generation from before the verification started.
-func (c *tokenCache) put(raw string, t *verifiedToken, generation uint64) {
-	headerEnd, payloadEnd, ok := splitCompact(raw)
-	if !ok {
-		return
-	}
+// put stores a token that passed verification, with what the handler hands
+// on from it. generation is the cache's generation from before the
+// verification started.
+func (c *tokenCache) put(raw string, t *verifiedToken, ho *handOff, generation uint64) {
 	h, s := c.hash(raw)
 	// Copies, because the token may be a slice of a larger string (a
 	// Cookie header with other cookies in it), which would stay alive.
-	e := &cacheEntry{token: t, hash: h, header: strings.Clone(raw[:headerEnd]), signature: strings.Clone(raw[payloadEnd+1:])}
+	e := &cacheEntry{token: t, handOff: ho, hash: h, header: strings.Clone(raw[:t.headerEnd]), signature: strings.Clone(raw[t.payloadEnd+1:])}
 	e.cost = entryCost(e)
 	if int64(e.cost) > c.maxBytes {
 		return
@@ -287,38 +282,5 @@ const cacheEntryOverhead = 512
 // decoded claims and what is handed on from them.
 func entryCost(e *cacheEntry) int {
 	t := e.token
-	cost := cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + t.claimsSize
-	if t.handOff != nil {
-		cost += len(t.handOff.headers) * interfaceSize
-	}
-	return cost
-}
-
-// verifyToken verifies raw through the cache when it is on, and works out
-// what a newly verified token hands on before it is stored, so that a hit
-// finds it ready.
-func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*verifiedToken, reason) {
-	c := h.verifier.cache
-	// Oversized tokens are refused by verify before anything else; they
-	// are not even hashed for a lookup.
-	if c == nil || len(raw) > h.verifier.maxSize {
-		return h.verifyFresh(ctx, raw)
-	}
-	if t, rsn, hit := c.get(raw, now, h.verifier.leeway); hit {
-		return t, rsn
-	}
-	generation := c.generation.Load()
-	t, rsn := h.verifyFresh(ctx, raw)
-	if rsn == reasonAllowed {
-		c.put(raw, t, generation)
-	}
-	return t, rsn
-}
-
-func (h *Handler) verifyFresh(ctx context.Context, raw string) (*verifiedToken, reason) {
-	t, rsn := h.verifier.verify(ctx, raw)
-	if rsn == reasonAllowed {
-		t.handOff = h.prepareHandOff(t.claims)
-	}
-	return t, rsn
+	return cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + t.claimsSize + e.handOff.heapCost()
 }

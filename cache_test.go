@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jwtgate/caddy-jwt/internal/jws"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -35,7 +36,7 @@ func claimsFor(sub string, exp time.Time) jwt.MapClaims {
 
 func mustVerify(t testing.TB, h *Handler, raw string, now time.Time) *verifiedToken {
 	t.Helper()
-	tok, rsn := h.verifyToken(context.Background(), raw, now)
+	tok, _, rsn := h.verifyToken(context.Background(), raw, now)
 	if rsn != reasonAllowed {
 		t.Fatalf("verify: %q", rsn)
 	}
@@ -62,7 +63,7 @@ func TestRepeatedTokenIsServedFromTheCache(t *testing.T) {
 
 func TestCacheOffVerifiesEveryRequest(t *testing.T) {
 	h := cachedHandler(t, -1)
-	if h.verifier.cache != nil {
+	if h.cache != nil {
 		t.Fatal("cache off still made a cache")
 	}
 	raw := hsToken(t, validClaims())
@@ -91,13 +92,13 @@ func TestCachedTokenExpiresAndIsNotYetValidOnTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, got := h.verifyToken(context.Background(), raw, tt.at); got != tt.want {
+			if _, _, got := h.verifyToken(context.Background(), raw, tt.at); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
 	}
-	if h.verifier.cache.len() != 1 {
-		t.Errorf("cache holds %d entries, want the one token", h.verifier.cache.len())
+	if h.cache.len() != 1 {
+		t.Errorf("cache holds %d entries, want the one token", h.cache.len())
 	}
 }
 
@@ -108,10 +109,10 @@ func TestTokensDifferingInOneByteNeverShareAnEntry(t *testing.T) {
 
 	sigStart := strings.LastIndexByte(raw, '.') + 1
 	forged := raw[:sigStart] + flipChar(raw[sigStart]) + raw[sigStart+1:]
-	if _, rsn := h.verifyToken(context.Background(), forged, time.Now()); rsn != reasonBadSignature {
+	if _, _, rsn := h.verifyToken(context.Background(), forged, time.Now()); rsn != reasonBadSignature {
 		t.Errorf("token with a changed signature: got %q, want %q", rsn, reasonBadSignature)
 	}
-	if _, rsn := h.verifyToken(context.Background(), raw+"A", time.Now()); rsn == reasonAllowed {
+	if _, _, rsn := h.verifyToken(context.Background(), raw+"A", time.Now()); rsn == reasonAllowed {
 		t.Error("token with an extra character passed")
 	}
 }
@@ -134,13 +135,13 @@ func TestClaimsEncodedAnotherWayAreNotServedFromTheCache(t *testing.T) {
 	// Same decoded claims, different token text: the signature covers the
 	// text, so this token is not the one that was verified.
 	payloadEnd := strings.LastIndexByte(raw, '.')
-	last := base64URLValues[raw[payloadEnd-1]]
-	variant := raw[:payloadEnd-1] + string(base64URLAlphabet[last^1]) + raw[payloadEnd:]
-	if _, rsn := h.verifyToken(context.Background(), variant, time.Now()); rsn == reasonAllowed {
+	last := strings.IndexByte(jws.Base64URLAlphabet, raw[payloadEnd-1])
+	variant := raw[:payloadEnd-1] + string(jws.Base64URLAlphabet[last^1]) + raw[payloadEnd:]
+	if _, _, rsn := h.verifyToken(context.Background(), variant, time.Now()); rsn == reasonAllowed {
 		t.Error("a token differing only in unused bits of its claims segment passed")
 	}
 	// The full comparison itself, which decides on a hash collision.
-	hash, shard := h.verifier.cache.hash(raw)
+	hash, shard := h.cache.hash(raw)
 	e := shard.entries[hash]
 	if e == nil || !e.matches(raw) {
 		t.Fatal("the cached entry does not match its own token")
@@ -170,12 +171,12 @@ func TestInvalidTokensNeitherEnterNorEvictTheCache(t *testing.T) {
 	wrongKey := sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("k", 32)), validClaims(), nil)
 	for i := range 1000 {
 		for _, bad := range []string{fmt.Sprintf("garbage.%d.x", i), expired, wrongKey, valid[i%64] + "x"} {
-			if _, rsn := h.verifyToken(context.Background(), bad, time.Now()); rsn == reasonAllowed {
+			if _, _, rsn := h.verifyToken(context.Background(), bad, time.Now()); rsn == reasonAllowed {
 				t.Fatalf("an invalid token passed")
 			}
 		}
 	}
-	if got := h.verifier.cache.len(); got != 64 {
+	if got := h.cache.len(); got != 64 {
 		t.Fatalf("cache holds %d entries, want the 64 valid tokens", got)
 	}
 	hits := testutil.ToFloat64(cacheHits)
@@ -194,7 +195,7 @@ func TestKeyChangeDropsTheCache(t *testing.T) {
 
 	h.verifier.keysChanged() // what a JWKS source calls on rotation or removal
 
-	if got := h.verifier.cache.len(); got != 0 {
+	if got := h.cache.len(); got != 0 {
 		t.Fatalf("cache holds %d entries after a key change, want none", got)
 	}
 	if after := mustVerify(t, h, raw, time.Now()); after == before {
@@ -212,9 +213,16 @@ func fakeVerified(name string, claims map[string]any) (string, *verifiedToken) {
 	if claims == nil {
 		claims = map[string]any{"sub": name}
 	} else {
-		size = mapHeaderSize + len(claims)*(mapEntrySize+boxSize+8)
+		// The heap the claims parser would count for such claims.
+		j, _ := json.Marshal(claims)
+		_, size, _ = jws.ParseObjectSize(string(j))
 	}
-	return raw, &verifiedToken{claims: claims, claimsJSON: claimsJSON, claimsSize: size, subject: name, expiresAt: time.Now().Add(time.Hour)}
+	headerEnd := strings.IndexByte(raw, '.')
+	payloadEnd := strings.LastIndexByte(raw, '.')
+	return raw, &verifiedToken{
+		claims: claims, claimsJSON: claimsJSON, claimsSize: size, subject: name, expiresAt: time.Now().Add(time.Hour),
+		headerEnd: headerEnd, payloadEnd: payloadEnd,
+	}
 }
 
 func TestVerificationRacingAKeyChangeIsNotCached(t *testing.T) {
@@ -222,12 +230,12 @@ func TestVerificationRacingAKeyChangeIsNotCached(t *testing.T) {
 	raw, tok := fakeVerified("a", nil)
 	generation := c.generation.Load() // taken before the verification started
 	c.clear()                         // keys changed while it ran
-	c.put(raw, tok, generation)
+	c.put(raw, tok, nil, generation)
 	if c.len() != 0 {
 		t.Error("a token verified with keys that changed meanwhile was cached")
 	}
-	c.put(raw, tok, c.generation.Load())
-	if got, _, hit := c.get(raw, time.Now(), 0); !hit || got != tok {
+	c.put(raw, tok, nil, c.generation.Load())
+	if e := c.get(raw); e == nil || e.token != tok {
 		t.Error("a token verified with current keys was not cached")
 	}
 }
@@ -237,7 +245,7 @@ func TestCacheIsBoundedInEntries(t *testing.T) {
 	for i := range 400 {
 		mustVerify(t, h, hsToken(t, claimsFor(fmt.Sprint("user", i), time.Now().Add(time.Hour))), time.Now())
 	}
-	if got := h.verifier.cache.len(); got != 100 {
+	if got := h.cache.len(); got != 100 {
 		t.Errorf("cache holds %d entries, want its 100", got)
 	}
 }
@@ -257,7 +265,7 @@ func TestCacheIsBoundedInMemory(t *testing.T) {
 	}
 	for i := range 100 {
 		raw, tok := fakeVerified(fmt.Sprintf("token%02d", i), claims)
-		c.put(raw, tok, c.generation.Load())
+		c.put(raw, tok, nil, c.generation.Load())
 	}
 	if c.bytes.Load() > c.maxBytes {
 		t.Errorf("cache holds %d bytes, over its budget of %d", c.bytes.Load(), c.maxBytes)
@@ -274,19 +282,21 @@ func TestTokensInUseSurviveEviction(t *testing.T) {
 		var tok *verifiedToken
 		raws[i], tok = fakeVerified(fmt.Sprint("t", i), nil)
 		if i < 64 {
-			c.put(raws[i], tok, c.generation.Load())
+			c.put(raws[i], tok, nil, c.generation.Load())
 		}
 	}
-	if _, _, hit := c.get(raws[0], time.Now(), 0); !hit {
+	e := c.get(raws[0])
+	if e == nil {
 		t.Fatal("t0 not cached")
 	}
+	e.markUsed() // what the handler does for a token still within its dates
 	// One more token: the oldest entry not used since goes, not t0.
 	_, tok := fakeVerified("t64", nil)
-	c.put(raws[64], tok, c.generation.Load())
-	if _, _, hit := c.get(raws[0], time.Now(), 0); !hit {
+	c.put(raws[64], tok, nil, c.generation.Load())
+	if c.get(raws[0]) == nil {
 		t.Error("the token in use was evicted")
 	}
-	if _, _, hit := c.get(raws[1], time.Now(), 0); hit {
+	if c.get(raws[1]) != nil {
 		t.Error("the oldest unused token was kept")
 	}
 	if c.len() != 64 {
@@ -305,7 +315,7 @@ func TestCacheUnderConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for i := range 500 {
 				raw := tokens[(g*7+i)%len(tokens)]
-				tok, rsn := h.verifyToken(context.Background(), raw, time.Now())
+				tok, _, rsn := h.verifyToken(context.Background(), raw, time.Now())
 				if rsn != reasonAllowed || tok.subject != fmt.Sprint("user", (g*7+i)%len(tokens)) {
 					t.Errorf("got %q for %s", rsn, tok.subject)
 					return

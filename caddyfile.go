@@ -2,7 +2,6 @@ package caddyjwt
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -37,6 +36,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_lifetime   <duration>
 //		token_type     <typ>...
 //		require_claim  <path> [<value>...]
+//		max_age        <duration>
 //		revocation     file|redis|http <location> { ... }
 //		claim_header   <path> <header>
 //		user_claim     <path>
@@ -48,6 +48,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		trusted_origin <origin>...
 //		cache          <entries>|off
 //		max_token_size <bytes>
+//		resource       <uri> [{ authorization_server <url>...; scopes <scope>...; documentation <url>; name <text> }]
+//		mode           enforce|observe
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -111,6 +113,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.RequireClaims = append(h.RequireClaims, &ClaimRequirement{Path: args[0], Values: args[1:]})
+		case "max_age":
+			dur, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.MaxAge = dur
 		case "revocation":
 			if h.Revocation != nil {
 				return d.Err("revocation given twice")
@@ -162,15 +170,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.Redirect.Param = args[1]
 			}
 		case "csrf":
+			// on or off: Validate judges it, for JSON configs too.
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			switch v := strings.ToLower(d.Val()); v {
-			case "on", "off":
-				h.CSRF = v
-			default:
-				return d.Errf("csrf must be on or off, not %q", d.Val())
-			}
+			h.CSRF = d.Val()
 			if d.NextArg() {
 				return d.ArgErr()
 			}
@@ -184,13 +188,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			if d.Val() == "off" {
+			// The JSON config's 0 is the default, so `cache 0` would not
+			// mean what it says; the range is Validate's to judge.
+			switch n, err := strconv.Atoi(d.Val()); {
+			case d.Val() == "off":
 				h.Cache = -1
-			} else {
-				n, err := strconv.Atoi(d.Val())
-				if err != nil || n <= 0 {
-					return d.Errf("cache must be a positive number of entries or off, not %q", d.Val())
-				}
+			case err != nil:
+				return d.Errf("cache must be a number of entries or off, not %q", d.Val())
+			case n == 0:
+				return d.Err("cache 0: write `cache off` to turn the cache off")
+			default:
 				h.Cache = n
 			}
 			if d.NextArg() {
@@ -200,14 +207,36 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
+			// The range is judged in Provision, for JSON configs too.
 			n, err := strconv.Atoi(d.Val())
-			if err != nil || n <= 0 {
-				return d.Errf("max_token_size must be a positive number of bytes, not %q", d.Val())
+			if err != nil {
+				return d.Errf("max_token_size must be a number of bytes, not %q", d.Val())
+			}
+			if n == 0 {
+				return d.Err("max_token_size 0: leave it out for the default of 16384 bytes")
 			}
 			h.MaxTokenSize = n
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "mode":
+			// enforce or observe: Validate judges it, for JSON configs too.
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Mode = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "resource":
+			if h.Resource != nil {
+				return d.Err("resource given twice")
+			}
+			pr, err := unmarshalResource(d)
+			if err != nil {
+				return err
+			}
+			h.Resource = pr
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

@@ -11,6 +11,9 @@ import (
 // the request's host, sanitised, since it comes from the client.
 type challengeBuilder struct {
 	prefix string // `Bearer realm="…"`, empty when the realm is per request
+	// params are the challenge parameters beyond the error: step-up
+	// requirements and the resource metadata URL (challenge_params.go).
+	params challengeParams
 }
 
 func newChallengeBuilder(realm string) challengeBuilder {
@@ -43,6 +46,7 @@ func (c challengeBuilder) build(r *http.Request, info *reasonInfo) string {
 			b.WriteByte('"')
 		}
 	}
+	c.params.appendTo(&b, info)
 	return b.String()
 }
 

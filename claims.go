@@ -127,6 +127,8 @@ func safeHeaderValue(s string) bool {
 type claimRequirement struct {
 	path   claimPath
 	values []string
+	// failure is the reason a token that does not meet it gets.
+	failure reason
 }
 
 func compileRequirements(cfgs []*ClaimRequirement) ([]claimRequirement, error) {
@@ -135,7 +137,8 @@ func compileRequirements(cfgs []*ClaimRequirement) ([]claimRequirement, error) {
 		if c.Path == "" {
 			return nil, fmt.Errorf("jwt: require_claim: empty claim path")
 		}
-		out = append(out, claimRequirement{path: compileClaimPath(c.Path), values: c.Values})
+		path := compileClaimPath(c.Path)
+		out = append(out, claimRequirement{path: path, values: c.Values, failure: failureOf(path)})
 	}
 	return out, nil
 }

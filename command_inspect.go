@@ -88,7 +88,7 @@ func cmdInspect(fl caddycmd.Flags, in io.Reader, out io.Writer) (int, error) {
 		decoded.print(out, now)
 		return 0, nil
 	}
-	token, rsn := verifier.verify(context.Background(), raw)
+	token, rsn := verifier.verify(context.Background(), raw, now)
 	if rsn != reasonAllowed {
 		fmt.Fprintf(out, "VERIFICATION FAILED: %s%s\n", rsn, failureDetail(rsn, decoded, verifier, now))
 		decoded.print(out, now)
@@ -253,9 +253,10 @@ func failureDetail(rsn reason, t *unverifiedToken, v *tokenVerifier, now time.Ti
 	return fmt.Sprintf(" (%s %s, %s; leeway %s)", claim, at.UTC().Format(inspectTimeLayout), relativeTime(at, now), v.leeway)
 }
 
-// inspectVerifier builds a verifier from the keys on the command line, the
-// same one the handler uses, so that inspect refuses what the handler
-// refuses and for the same reason. It is nil when no keys were given.
+// inspectVerifier builds a verifier from the keys on the command line with
+// newTokenVerifier, as the handler builds its own, so that inspect refuses
+// what the handler refuses and for the same reason. It is nil when no keys
+// were given.
 func inspectVerifier(fl caddycmd.Flags) (*tokenVerifier, error) {
 	var keys []*verificationKey
 	if path := fl.String("key"); path != "" {
@@ -291,20 +292,13 @@ func inspectVerifier(fl caddycmd.Flags) (*tokenVerifier, error) {
 	for _, k := range keys {
 		algs |= k.algorithms
 	}
-	scope := &keyScope{
-		sources:   []keySource{&staticKeys{keys: keys}},
-		validator: newClaimsValidator(leeway, mustStringArray(fl, "aud")),
+	// A token given on the command line may be as large as the user likes.
+	v, err := newTokenVerifier(verifierRules{maxTokenSize: 1 << 20, algorithms: algs, leeway: leeway}, nil)
+	if err != nil {
+		return nil, err
 	}
-	v := &tokenVerifier{
-		maxSize:      1 << 20,
-		algorithms:   algs,
-		leeway:       leeway,
-		defaultScope: scope,
-		issuers:      map[string]*keyScope{},
-	}
-	if iss := fl.String("iss"); iss != "" {
-		scope.name = iss
-		v.issuers[iss] = scope
+	if _, err := v.addScope(fl.String("iss"), mustStringArray(fl, "aud"), []keySource{&staticKeys{keys: keys}}); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

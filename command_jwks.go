@@ -206,9 +206,8 @@ func loadJWKSKeys(location string) ([]*verificationKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwks %s: %v", location, err)
 	}
-	keys, _ := verificationKeysFromJWKs(res.jwks, allAlgorithms, "jwks "+location)
-	if len(keys) == 0 {
+	if len(res.keys) == 0 {
 		return nil, fmt.Errorf("jwks %s: %v", location, errJWKSNoUsableKey)
 	}
-	return keys, nil
+	return res.keys, nil
 }

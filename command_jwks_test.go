@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The example key of RFC 7638 §3.1 and the thumbprint the RFC gives for it.
@@ -92,7 +93,7 @@ func TestJWKSPublishesEveryKeyWithKidUseAndAlg(t *testing.T) {
 	for i, alg := range algs {
 		kid := keys[i]["kid"].(string)
 		token := signToken(t, "--key", privs[alg], "--kid", kid)
-		if _, rsn := verifierFor(verifyKeys...).verify(context.Background(), token); rsn != reasonAllowed {
+		if _, rsn := verifierFor(verifyKeys...).verify(context.Background(), token, time.Now()); rsn != reasonAllowed {
 			t.Errorf("%s token with kid %s: %s", alg, kid, rsn)
 		}
 	}

@@ -35,10 +35,6 @@ const (
 	publicFileMode  fs.FileMode = 0o644
 )
 
-// hmacSecretBytes is the secret length keygen makes for each HS algorithm:
-// the hash output size, the minimum RFC 7518 §3.2 allows.
-var hmacSecretBytes = map[algorithm]int{algHS256: 32, algHS384: 48, algHS512: 64}
-
 func newKeygenCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keygen --alg <alg> [--out-dir <dir>] [--kid <kid>] [--rsa-bits <n>]",
@@ -47,7 +43,7 @@ func newKeygenCommand() *cobra.Command {
 Generates a key for signing tokens and the key the jwt handler verifies
 them with.
 
-For ES256, ES384, ES512, RS*, PS* and EdDSA it writes two PEM files:
+For ES256, ES384, ES512, RS*, PS*, EdDSA and Ed25519 it writes two PEM files:
 <name>.key.pem (the PKCS#8 private key, mode 0600) and <name>.pub.pem (the
 public key, for the public_key directive or 'caddy jwt jwks').
 
@@ -60,7 +56,8 @@ Existing files are never overwritten.
 
 --alg
     ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA,
-    HS256, HS384 or HS512.
+    Ed25519 (RFC 9864's name for EdDSA over Ed25519: the same key), HS256,
+    HS384 or HS512.
 
 --out-dir
     Directory to write into, created if missing. Default: the current one.
@@ -69,7 +66,8 @@ Existing files are never overwritten.
     Key ID: names the files, and is printed in the suggested configuration.
 
 --rsa-bits
-    RSA modulus size for RS* and PS*. Default: 2048, the least accepted.
+    RSA modulus size for RS* and PS*, from 2048 to 8192 (what the jwt
+    handler accepts). Default: 2048.
 `,
 		Args: cobra.NoArgs,
 	}
@@ -154,7 +152,7 @@ func generateKeyFiles(alg algorithm, rsaBits int, dir, name string) ([]keyFile, 
 
 func newKeyFiles(alg algorithm, rsaBits int, dir, name string) ([]keyFile, error) {
 	if alg.isHMAC() {
-		secret := make([]byte, hmacSecretBytes[alg])
+		secret := make([]byte, minHMACSecretBytes[alg])
 		rand.Read(secret)
 		encoded := base64.StdEncoding.EncodeToString(secret) + "\n"
 		return []keyFile{{path: filepath.Join(dir, name+".secret"), mode: privateFileMode, content: []byte(encoded)}}, nil
@@ -181,8 +179,8 @@ func newKeyFiles(alg algorithm, rsaBits int, dir, name string) ([]keyFile, error
 func generatePrivateKey(alg algorithm, rsaBits int) (crypto.Signer, error) {
 	switch {
 	case rsaAlgorithms.has(alg):
-		if rsaBits < minRSABits {
-			return nil, fmt.Errorf("--rsa-bits %d is too small: the jwt handler refuses RSA keys under %d bits", rsaBits, minRSABits)
+		if rsaBits < minRSABits || rsaBits > maxRSABits {
+			return nil, fmt.Errorf("--rsa-bits %d is out of range: the jwt handler accepts RSA keys of %d to %d bits", rsaBits, minRSABits, maxRSABits)
 		}
 		return rsa.GenerateKey(rand.Reader, rsaBits)
 	case alg == algES256:
@@ -191,7 +189,7 @@ func generatePrivateKey(alg algorithm, rsaBits int) (crypto.Signer, error) {
 		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	case alg == algES512:
 		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	case alg == algEdDSA:
+	case eddsaAlgorithms.has(alg):
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		return priv, err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -34,16 +35,14 @@ func verifierFor(keys ...*verificationKey) *tokenVerifier {
 	for _, k := range keys {
 		algs |= k.algorithms
 	}
-	return &tokenVerifier{
-		maxSize:    defaultMaxTokenSize,
-		algorithms: algs,
-		leeway:     defaultLeeway,
-		defaultScope: &keyScope{
-			sources:   []keySource{&staticKeys{keys: keys}},
-			validator: newClaimsValidator(defaultLeeway, nil),
-		},
-		issuers: map[string]*keyScope{},
+	v, err := newTokenVerifier(verifierRules{maxTokenSize: defaultMaxTokenSize, algorithms: algs, leeway: defaultLeeway}, nil)
+	if err != nil {
+		panic(err)
 	}
+	if _, err := v.addScope("", nil, []keySource{&staticKeys{keys: keys}}); err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func fileMode(t *testing.T, path string) os.FileMode {
@@ -87,7 +86,7 @@ func TestKeygenKeyPairsSignTokensTheHandlerAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			verified, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(token))
+			verified, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(token), time.Now())
 			if rsn != reasonAllowed {
 				t.Fatalf("the handler refuses the signed token: %s", rsn)
 			}
@@ -126,7 +125,7 @@ func TestKeygenHMACSecretHasTheHashLengthAndLoadsInTheHandler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(token)); rsn != reasonAllowed {
+			if _, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(token), time.Now()); rsn != reasonAllowed {
 				t.Fatalf("the handler refuses the signed token: %s", rsn)
 			}
 		})
@@ -173,6 +172,7 @@ func TestKeygenRefusesBadInput(t *testing.T) {
 		"lower case":     {"--alg", "es256"},
 		"kid as a path":  {"--alg", "ES256", "--kid", "../evil"},
 		"small RSA":      {"--alg", "RS256", "--rsa-bits", "1024"},
+		"huge RSA":       {"--alg", "RS256", "--rsa-bits", "8200"},
 		"stray argument": {"--alg", "ES256", "extra"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -231,7 +231,8 @@ func (c revokeChange) writeRedis(ctx context.Context, conn *RedisConnection, pre
 		return nil
 	})
 	if err != nil {
-		return err
+		// The addresses, not the location: the URL may hold a password.
+		return fmt.Errorf("redis at %s: %v", opts.addresses(), err)
 	}
 	if channel == "" {
 		channel = prefix + "revoked"

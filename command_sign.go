@@ -54,8 +54,9 @@ unless --claim or --claims-json set them.
     The secret file holds base64 (as keygen writes it), not raw bytes.
 
 --alg
-    Default: ES256/ES384/ES512 by the EC key's curve, EdDSA for Ed25519,
-    RS256 for RSA, HS256 for a secret.
+    Default: ES256/ES384/ES512 by the EC key's curve, EdDSA for Ed25519
+    (--alg Ed25519 gives RFC 9864's name), RS256 for RSA, HS256 for a
+    secret.
 
 --exp
     Lifetime, e.g. 15m (the default) or 2h. Longer than 24h is refused
@@ -163,6 +164,8 @@ func cmdSign(fl caddycmd.Flags, in io.Reader, out io.Writer) (int, error) {
 	}
 
 	token := jwt.NewWithClaims(signingMethods[alg], claims)
+	// The method names its own alg; Ed25519 shares EdDSA's method.
+	token.Header["alg"] = alg.String()
 	if typ := fl.String("typ"); typ != "" {
 		token.Header["typ"] = typ
 	} else {
@@ -304,12 +307,7 @@ func loadSigningKey(path string, secretBase64 bool) (*signingKey, error) {
 			return nil, fmt.Errorf("%s: --secret-base64 given, but the file is not base64", path)
 		}
 	}
-	var algs algorithmSet
-	for a, need := range hmacSecretBytes {
-		if len(secret) >= need {
-			algs |= 1 << a
-		}
-	}
+	algs := hmacAlgorithmsForLength(len(secret))
 	if algs == 0 {
 		// Adding --secret-base64 never lengthens a secret, so the hint is
 		// how to make a proper one, as the handler's own error says.
@@ -362,7 +360,7 @@ func (k *signingKey) algorithmFor(name string) (algorithm, error) {
 	}
 	if !k.algorithms.has(alg) {
 		if alg.isHMAC() && k.algorithms&hmacAlgorithms != 0 {
-			return algNone, fmt.Errorf("%s: the secret is too short for %s (RFC 7518 §3.2 needs %d bytes)", k.path, alg, hmacSecretBytes[alg])
+			return algNone, fmt.Errorf("%s: the secret is too short for %s (RFC 7518 §3.2 needs %d bytes)", k.path, alg, minHMACSecretBytes[alg])
 		}
 		return algNone, fmt.Errorf("%s: the key signs %s, not %s", k.path, k.algorithms, alg)
 	}

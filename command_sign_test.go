@@ -36,7 +36,7 @@ func signedClaims(t *testing.T, pub string, args ...string) (string, map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	verified, rsn := verifierFor(key).verify(context.Background(), token)
+	verified, rsn := verifierFor(key).verify(context.Background(), token, time.Now())
 	if rsn != reasonAllowed {
 		t.Fatalf("the handler refuses the token: %s", rsn)
 	}
@@ -184,7 +184,7 @@ func TestSignWithRawSecretIsAcceptedByTheHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(out)); rsn != reasonAllowed {
+	if _, rsn := verifierFor(key).verify(context.Background(), strings.TrimSpace(out), time.Now()); rsn != reasonAllowed {
 		t.Fatalf("handler: %s", rsn)
 	}
 }
@@ -202,5 +202,19 @@ func TestSignShortSecretSaysHowToMakeOne(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestSignWithEd25519NamesItInTheHeader: keygen and sign take RFC 9864's
+// name, the token says alg Ed25519, and the handler verifies it.
+func TestSignWithEd25519NamesItInTheHeader(t *testing.T) {
+	priv, pub := keyPair(t, "Ed25519")
+	_, header, _ := signedClaims(t, pub, "--key", priv, "--alg", "Ed25519")
+	if header["alg"] != "Ed25519" {
+		t.Errorf("header alg = %v, want Ed25519", header["alg"])
+	}
+	_, header, _ = signedClaims(t, pub, "--key", priv)
+	if header["alg"] != "EdDSA" {
+		t.Errorf("default alg for an Ed25519 key = %v, want EdDSA", header["alg"])
 	}
 }

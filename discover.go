@@ -41,14 +41,15 @@ type discoveryDocument struct {
 func discoverJWKSURL(ctx context.Context, client *http.Client, issuer string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	docURL := discoveryURL(issuer)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
+	// The URLs go into logs: without credentials.
+	docURL := redactURL(discoveryURL(issuer))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, discoveryURL(issuer), nil)
 	if err != nil {
-		return "", fmt.Errorf("discovery %s: %v", docURL, err)
+		return "", fmt.Errorf("discovery %s: not a valid request", docURL)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("discovery: %v", err)
+		return "", fmt.Errorf("discovery %s: %v", docURL, withoutURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -59,16 +60,16 @@ func discoverJWKSURL(ctx context.Context, client *http.Client, issuer string, ti
 		return "", fmt.Errorf("discovery %s: not a provider configuration: %v", docURL, err)
 	}
 	if doc.Issuer != issuer {
-		return "", fmt.Errorf("discovery %s: the document is for issuer %q, not %q: its keys are not used", docURL, doc.Issuer, issuer)
+		return "", fmt.Errorf("discovery %s: the document is for issuer %q, not %q: its keys are not used", docURL, capLogValue(doc.Issuer), issuer)
 	}
 	u, err := url.Parse(doc.JWKSURI)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("discovery %s: jwks_uri %q is not an http(s) URL", docURL, doc.JWKSURI)
+		return "", fmt.Errorf("discovery %s: jwks_uri %q is not an http(s) URL", docURL, redactURL(doc.JWKSURI))
 	}
 	// An https issuer's keys must not come over plain http, where anyone
 	// on the path could replace them.
 	if strings.HasPrefix(issuer, "https://") && u.Scheme != "https" {
-		return "", fmt.Errorf("discovery %s: jwks_uri %q is not https", docURL, doc.JWKSURI)
+		return "", fmt.Errorf("discovery %s: jwks_uri %q is not https", docURL, redactURL(doc.JWKSURI))
 	}
 	return doc.JWKSURI, nil
 }

@@ -17,12 +17,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -44,7 +44,7 @@ func TestVerifyRefusesClassicAttacks(t *testing.T) {
 	valid, attacks := tokenCatalog(t, keys)
 	for _, tc := range append(valid, attacks...) {
 		t.Run(tc.name, func(t *testing.T) {
-			_, got := h.verifier.verify(context.Background(), tc.token)
+			_, got := h.verifier.verify(context.Background(), tc.token, time.Now())
 			if got != tc.want {
 				t.Errorf("got %q (%d), want %q (%d)", got.info().metric+": "+got.String(), got, tc.want.info().metric+": "+tc.want.String(), tc.want)
 			}
@@ -68,7 +68,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(tc.token)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		token, rsn := h.verifier.verify(context.Background(), raw)
+		token, rsn := h.verifier.verify(context.Background(), raw, time.Now())
 		if rsn >= reasonCount {
 			t.Fatalf("unknown reason %d", rsn)
 		}
@@ -151,7 +151,7 @@ func FuzzVerifySignedClaims(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header, payload []byte) {
 		raw := compactToken(string(header), string(payload), sign)
 		before := unixSeconds(time.Now())
-		token, rsn := h.verifier.verify(context.Background(), raw)
+		token, rsn := h.verifier.verify(context.Background(), raw, time.Now())
 		after := unixSeconds(time.Now())
 		if rsn != reasonAllowed {
 			return
@@ -531,41 +531,50 @@ func fetchedJWKSSeeds() []namedSeed {
 		seed("okp-ed25519", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`),
 		seed("okp-x25519", `{"keys":[{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}]}`),
 		seed("alg-none", `{"keys":[{`+ec+`,"alg":"none"}]}`),
+		seed("rsa-2048-e-1", `{"keys":[{"kty":"RSA","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQ"}]}`),
+		seed("okp-ed25519-identity", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`),
+		seed("one-unusable-member-among-good-ones", `{"keys":[{`+ec+`,"kid":"e"},{`+ec+`,"use":"wrap"},{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},{"kty":"EC","crv":"P-256","x":"AQ","y":"Ag"},17]}`),
 		seed("not-a-set", `[{"kty":"oct"}]`),
 		seed("empty", `{"keys":[]}`),
 	}
 }
 
 // FuzzFetchedJWKS parses arbitrary JWK Set responses the way a fetch does
-// (jwkset, private parsing on) and converts them with the rules for keys
-// from a URL. Whatever the body, a key that comes out is public and
-// asymmetric (never an HMAC secret the response chose), RSA keys have at
-// least 2048 bits, and EC keys verify only their curve's algorithm.
+// (member by member, jwkset with private parsing on) and converts them with
+// the rules for keys from a URL. Whatever the body, a key that comes out is
+// public and asymmetric (never an HMAC secret the response chose), RSA keys
+// have 2048 to 8192 bits and an odd exponent of at least 3, Ed25519 keys
+// are not of small order, EC keys verify only their curve's algorithm, and
+// every member is either a key or skipped with a reason.
 func FuzzFetchedJWKS(f *testing.F) {
 	for _, s := range fetchedJWKSSeeds() {
 		f.Add(s.args[0].([]byte))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var set jwkset.JWKSMarshal
-		if json.NewDecoder(bytes.NewReader(body)).Decode(&set) != nil {
+		keys, skipped, err := parseFetchedJWKS(body, allAlgorithms, "fuzz")
+		if err != nil {
 			return
 		}
-		var jwks []jwkset.JWK
-		for _, m := range set.Keys {
-			jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{Private: true}, jwkset.JWKValidateOptions{})
-			if err == nil {
-				jwks = append(jwks, jwk)
+		var set struct{ Keys []json.RawMessage }
+		if json.Unmarshal(body, &set) == nil && len(keys)+len(skipped) != len(set.Keys) {
+			t.Fatalf("%d members, but %d keys and %d skipped", len(set.Keys), len(keys), len(skipped))
+		}
+		for _, s := range skipped {
+			if s.why == nil {
+				t.Fatalf("member %q skipped without a reason", s.kid)
 			}
 		}
-		keys, _ := verificationKeysFromJWKs(jwks, allAlgorithms, "fuzz")
 		for _, k := range keys {
 			if k.algorithms == 0 || k.algorithms&hmacAlgorithms != 0 {
 				t.Fatalf("key %q from a URL verifies %s", k.id, k.algorithms)
 			}
 			switch pub := k.material.(type) {
 			case *rsa.PublicKey:
-				if pub.N.BitLen() < minRSABits {
+				if pub.N.BitLen() < minRSABits || pub.N.BitLen() > maxRSABits {
 					t.Fatalf("RSA key of %d bits", pub.N.BitLen())
+				}
+				if pub.E < 3 || pub.E%2 == 0 {
+					t.Fatalf("RSA key with exponent %d", pub.E)
 				}
 				if k.algorithms&^rsaAlgorithms != 0 {
 					t.Fatalf("RSA key verifies %s", k.algorithms)
@@ -579,6 +588,9 @@ func FuzzFetchedJWKS(f *testing.F) {
 				if k.algorithms != eddsaAlgorithms {
 					t.Fatalf("Ed25519 key verifies %s", k.algorithms)
 				}
+				if checkEd25519PublicKey(pub) != nil {
+					t.Fatalf("Ed25519 key %x is not a usable point", []byte(pub))
+				}
 			default:
 				t.Fatalf("key from a URL has material %T", k.material)
 			}
@@ -586,22 +598,48 @@ func FuzzFetchedJWKS(f *testing.F) {
 	})
 }
 
-// TestEveryFuzzTargetRunsInTestScript: scripts/test.sh names the fuzz
-// targets it runs; a target missing there would never be fuzzed in CI.
+// TestEveryFuzzTargetRunsInTestScript: every Fuzz function in every package
+// of the module is fuzzed by scripts/test.sh, with its package, so that a
+// new target cannot be left to run only on its seed corpus.
 func TestEveryFuzzTargetRunsInTestScript(t *testing.T) {
 	script, err := os.ReadFile("scripts/test.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	file, err := parser.ParseFile(gotoken.NewFileSet(), "fuzz_test.go", nil, 0)
+	listed := make(map[string]bool)
+	for line := range strings.SplitSeq(string(script), "\n") {
+		if fields := strings.Fields(line); len(fields) == 2 && strings.HasPrefix(fields[1], "Fuzz") {
+			listed[fields[0]+" "+fields[1]] = true
+		}
+	}
+	testFiles, err := filepath.Glob("*_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, decl := range file.Decls {
-		if fn, ok := decl.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "Fuzz") {
-			if !strings.Contains(string(script), " "+fn.Name.Name+" ") && !strings.Contains(string(script), " "+fn.Name.Name+";") {
-				t.Errorf("scripts/test.sh does not fuzz %s", fn.Name.Name)
+	more, err := filepath.Glob("internal/*/*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, path := range append(testFiles, more...) {
+		file, err := parser.ParseFile(gotoken.NewFileSet(), path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkg := "."
+		if dir := filepath.Dir(path); dir != "." {
+			pkg = "./" + filepath.ToSlash(dir)
+		}
+		for _, decl := range file.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "Fuzz") && fn.Recv == nil {
+				found++
+				if !listed[pkg+" "+fn.Name.Name] {
+					t.Errorf("scripts/test.sh does not fuzz %s in %s", fn.Name.Name, pkg)
+				}
 			}
 		}
+	}
+	if found < 8 {
+		t.Errorf("found only %d fuzz targets; the search for them is broken", found)
 	}
 }

@@ -1,11 +1,13 @@
 package caddyjwt
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -18,10 +20,27 @@ import (
 const retryAfterSeconds = "5"
 
 // ServeHTTP authenticates the request and passes it on only if it may pass.
-// The steps, each once: remove spoofed claim headers, read the token,
-// verify it, check CSRF, revocation and required claims, hand the claims on.
+// In observe mode a request that would be refused is passed on all the
+// same, without any identity (see observe.go).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	err := h.authenticate(w, r, next)
+	if err == errObserved {
+		return h.passObserved(w, r, next)
+	}
+	return err
+}
+
+// authenticate does the steps, each once: remove spoofed claim headers,
+// read the token, verify it, check CSRF, revocation and required claims,
+// hand the claims on, and call next.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.removeSpoofedHeaders(r)
+
+	// The resource's metadata is public: it tells a client without a
+	// token where to get one (RFC 9728 §3).
+	if h.resource != nil && r.URL.Path == h.resource.path {
+		return h.resource.serve(w, r)
+	}
 
 	// CORS preflights carry no credentials (Fetch standard §3.2.2); refusing
 	// them would break every cross-origin API call before it starts.
@@ -37,7 +56,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if h.Optional {
 			provideClaimPlaceholders(r, anonymousPlaceholders)
 			setUserID(r, "")
-			requestsByReason[reasonAnonymous].Inc()
+			h.requests[reasonAnonymous].Inc()
 			return next.ServeHTTP(w, r)
 		}
 		return h.reject(w, r, reasonMissing, nil)
@@ -49,7 +68,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	started := time.Now()
-	token, rsn := h.verifyToken(r.Context(), found.raw, started)
+	token, ho, rsn := h.verifyToken(r.Context(), found.raw, started)
 	verificationSeconds.Observe(time.Since(started).Seconds())
 	if rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
@@ -59,12 +78,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return h.reject(w, r, rsn, token)
 		}
 	}
-	if rsn := h.checkRequirements(token); rsn != reasonAllowed {
+	if rsn := h.checkRequirements(token, started); rsn != reasonAllowed {
 		return h.reject(w, r, rsn, token)
 	}
 
-	h.handOn(r, token, found)
-	requestsByReason[reasonAllowed].Inc()
+	h.handOn(r, ho, found)
+	h.requests[reasonAllowed].Inc()
 	return next.ServeHTTP(w, r)
 }
 
@@ -83,20 +102,58 @@ func isCORSPreflight(r *http.Request) bool {
 		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// checkRequirements applies require_claim: all must hold.
-func (h *Handler) checkRequirements(token *verifiedToken) reason {
+// verifyToken verifies raw at the time now, through the cache when it is
+// on. A token the cache holds is judged again only by its dates; a token
+// newly verified gets what it hands on worked out once, before it is
+// stored, so that a hit finds it ready. On failure the token, if it could
+// be read, comes back for the log.
+func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*verifiedToken, *handOff, reason) {
+	// An oversized token is not even hashed for a lookup.
+	if h.cache == nil || !h.verifier.fits(raw) {
+		return h.verifyFresh(ctx, raw, now)
+	}
+	if e := h.cache.get(raw); e != nil {
+		rsn := h.verifier.stillValid(e.token, now)
+		if rsn == reasonAllowed {
+			e.markUsed()
+		}
+		return e.token, e.handOff, rsn
+	}
+	generation := h.cache.generation.Load()
+	t, ho, rsn := h.verifyFresh(ctx, raw, now)
+	if rsn == reasonAllowed {
+		h.cache.put(raw, t, ho, generation)
+	}
+	return t, ho, rsn
+}
+
+func (h *Handler) verifyFresh(ctx context.Context, raw string, now time.Time) (*verifiedToken, *handOff, reason) {
+	t, rsn := h.verifier.verify(ctx, raw, now)
+	if rsn != reasonAllowed {
+		return t, nil, rsn
+	}
+	return t, h.prepareHandOff(t.claims), rsn
+}
+
+// checkRequirements applies require_claim (all must hold) and max_age, at
+// the time now. The first that fails says what the client is told (see
+// stepup.go).
+func (h *Handler) checkRequirements(token *verifiedToken, now time.Time) reason {
 	for i := range h.requirements {
 		if !h.requirements[i].satisfiedBy(token.claims) {
-			return reasonForbidden
+			return h.requirements[i].failure
 		}
+	}
+	if h.MaxAge > 0 {
+		return checkAuthenticationAge(token.claims, time.Duration(h.MaxAge), h.verifier.leeway, now)
 	}
 	return reasonAllowed
 }
 
 // handOff is what a verified token hands to the rest of the chain, worked
-// out once per token when it is verified (and kept with it in the cache),
-// so that a request with a known token formats nothing and encodes no JSON.
-// It is only read after it is made: requests share it.
+// out once per token when it is verified (and kept beside it in the
+// cache), so that a request with a known token formats nothing and encodes
+// no JSON. It is only read after it is made: requests share it.
 type handOff struct {
 	// userID is the user claim's value as {http.auth.user.id}, "" when
 	// the claim is missing or unsafe. Kept as an interface so that setting
@@ -114,6 +171,15 @@ type handOffHeader struct {
 	// found: the claim is present; unsafe: its value has control
 	// characters and is not sent.
 	found, unsafe bool
+}
+
+// heapCost estimates the heap the hand-off keeps alive beyond the claims
+// it reads from, for the cache's memory bound.
+func (ho *handOff) heapCost() int {
+	if ho == nil {
+		return 0
+	}
+	return len(ho.headers) * int(unsafe.Sizeof(handOffHeader{}))
 }
 
 func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
@@ -138,8 +204,7 @@ func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
 // handOn makes the verified claims available to the rest of the chain: the
 // user ID and claim placeholders, the claim headers, and strips the token
 // if asked to.
-func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken) {
-	ho := token.handOff
+func (h *Handler) handOn(r *http.Request, ho *handOff, found foundToken) {
 	provideClaimPlaceholders(r, ho.placeholders)
 	setUserID(r, ho.userID)
 
@@ -228,8 +293,11 @@ func provideClaimPlaceholders(r *http.Request, placeholders caddy.ReplacerFunc) 
 // headers set here survive into them.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, token *verifiedToken) error {
 	info := rsn.info()
-	requestsByReason[rsn].Inc()
+	h.requests[rsn].Inc()
 	h.logRejection(r, rsn, token)
+	if h.observe {
+		return errObserved
+	}
 
 	if info.status == http.StatusUnauthorized && h.redirect != nil && h.redirect.wants(r) {
 		h.redirect.send(w, r)
@@ -261,18 +329,38 @@ var reasonErrors = func() (errs [reasonCount]caddyhttp.HandlerError) {
 }()
 
 // logRejection logs a refused request at info, with what is known about the
-// token but never the token itself.
+// token but never the token itself. Values from the request are capped
+// (capLogValue), and lines are sampled per reason (rejectionSampler), so
+// that a client cannot make Caddy write more than a few hundred bytes per
+// refused request, nor a line per request in a flood.
 func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken) {
-	c := h.logger.Check(zapcore.InfoLevel, "request rejected")
+	msg := "request rejected"
+	if h.observe {
+		msg = "request would be rejected (observe mode: passed on without identity)"
+	}
+	c := h.logger.Check(zapcore.InfoLevel, msg)
 	if c == nil {
 		return
+	}
+	if h.rejectionLog != nil {
+		ok, suppressed, since := h.rejectionLog.admit(rsn)
+		if !ok {
+			return
+		}
+		if suppressed > 0 {
+			h.logger.Info("request rejections not logged",
+				zap.String("reason", rsn.info().description),
+				zap.String("result", rsn.info().metric),
+				zap.Int("suppressed", suppressed),
+				zap.Time("since", since))
+		}
 	}
 	fields := []zap.Field{
 		zap.String("reason", rsn.info().description),
 		zap.String("result", rsn.info().metric),
 		zap.String("client_ip", clientIP(r)),
-		zap.String("method", r.Method),
-		zap.String("uri", r.URL.Path),
+		zap.String("method", capLogValue(r.Method)),
+		zap.String("uri", capLogValue(r.URL.Path)),
 	}
 	if token != nil {
 		// These were read from the token but may not be verified: they help

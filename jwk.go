@@ -72,28 +72,12 @@ func verificationKeyFromJWK(jwk jwkset.JWK, allowed algorithmSet, fromURL bool, 
 		if a == algNone {
 			return nil, fmt.Errorf("alg %q is not a signature algorithm", m.ALG)
 		}
-		algs &= setOf(a)
+		algs &= sameOperation(a)
 	}
 	if algs&allowed == 0 {
 		return nil, fmt.Errorf("verifies none of the accepted algorithms (%s)", allowed)
 	}
 	return &verificationKey{id: m.KID, algorithms: algs & allowed, material: material, source: source}, nil
-}
-
-// hmacAlgorithmsForLength returns the HS* algorithms a key of n bytes is
-// long enough for: RFC 7518 §3.2 wants at least the hash's output size.
-func hmacAlgorithmsForLength(n int) algorithmSet {
-	var algs algorithmSet
-	if n >= 32 {
-		algs |= setOf(algHS256)
-	}
-	if n >= 48 {
-		algs |= setOf(algHS384)
-	}
-	if n >= 64 {
-		algs |= setOf(algHS512)
-	}
-	return algs
 }
 
 // loadJWKSFile reads a JWK Set from a file at provisioning. Unlike fetched
@@ -130,20 +114,56 @@ func loadJWKSFile(path string, allowed algorithmSet) ([]*verificationKey, error)
 	return keys, nil
 }
 
-// verificationKeysFromJWKs converts a fetched set, skipping (and
-// returning the reasons for) keys that may not be used.
-func verificationKeysFromJWKs(jwks []jwkset.JWK, allowed algorithmSet, source string) ([]*verificationKey, []error) {
-	keys := make([]*verificationKey, 0, len(jwks))
-	var skipped []error
-	for _, jwk := range jwks {
+// skippedKey is a member of a fetched set that is not used, and why.
+type skippedKey struct {
+	kid string
+	why error
+}
+
+// parseFetchedJWKS reads a fetched JWK Set one member at a time: a key
+// that cannot be used (a `use` or `key_ops` jwkset does not know, a bad
+// `x5c`, a point off its curve, a short Ed25519 key, an RSA key outside
+// the size rules, an encryption or oct key) is skipped, and the others
+// are kept. Handing the whole set to jwkset would refuse all of it for
+// one such member, and a provider adding, say, an encryption key with a
+// new `use` would take every token down. Only a body that is not a JWK
+// Set at all is an error.
+func parseFetchedJWKS(body []byte, allowed algorithmSet, source string) ([]*verificationKey, []skippedKey, error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, nil, fmt.Errorf("not a JWK Set: %v", err)
+	}
+	keys := make([]*verificationKey, 0, len(set.Keys))
+	var skipped []skippedKey
+	for _, raw := range set.Keys {
+		// Private parsing, as for files: a provider that publishes "d"
+		// still gets its public half used (verificationKeyFromJWK).
+		jwk, err := jwkset.NewJWKFromRawJSON(raw, jwkset.JWKMarshalOptions{Private: true}, jwkset.JWKValidateOptions{})
+		if err != nil {
+			skipped = append(skipped, skippedKey{kid: rawKeyID(raw), why: err})
+			continue
+		}
 		key, err := verificationKeyFromJWK(jwk, allowed, true, source)
 		if err != nil {
-			skipped = append(skipped, fmt.Errorf("kid %q: %w", jwk.Marshal().KID, err))
+			skipped = append(skipped, skippedKey{kid: jwk.Marshal().KID, why: err})
 			continue
 		}
 		keys = append(keys, key)
 	}
-	return keys, skipped
+	return keys, skipped, nil
+}
+
+// rawKeyID is the kid of a member jwkset could not read, "" if it has no
+// string kid.
+func rawKeyID(raw json.RawMessage) string {
+	var m struct {
+		KID any `json:"kid"`
+	}
+	_ = json.Unmarshal(raw, &m)
+	kid, _ := m.KID.(string)
+	return kid
 }
 
 // sameKeys reports whether two key lists hold the same keys in the same

@@ -36,7 +36,10 @@ const unknownKIDMaxWait = 2 * time.Second
 // with `Retry-After` until the first fetch succeeds. After that, a failed
 // refresh keeps the last good set. Keys fetched from a URL verify only
 // asymmetric algorithms (RS*, PS*, ES*, EdDSA): an `oct` key in a fetched
-// set is ignored. Keys whose `use` is not `sig` are ignored too.
+// set is ignored. Keys whose `use` is not `sig` are ignored too, as is any
+// other member that cannot be used: the rest of the set still is. Fetches
+// follow at most 5 redirects, never one from https to http. Logs and the
+// metric label show the URL without user info and query values.
 //
 // A file is read once when the config loads and may also hold HMAC (`oct`)
 // keys; a key in it that cannot be used is a configuration error.
@@ -80,12 +83,12 @@ type remoteKeySetConfig struct {
 }
 
 // label names the set in metrics and logs: the configured URL, or the
-// discovery document's URL.
+// discovery document's URL, without credentials (redactURL).
 func (c remoteKeySetConfig) label() string {
 	if c.issuer != "" {
-		return discoveryURL(c.issuer)
+		return redactURL(discoveryURL(c.issuer))
 	}
-	return c.url
+	return redactURL(c.url)
 }
 
 func (c remoteKeySetConfig) poolKey() string {
@@ -153,7 +156,7 @@ func (h *Handler) provisionRemoteKeys(ctx caddy.Context, issuer string, sets []*
 func (src *JWKSSource) remoteConfig(allowed algorithmSet) (remoteKeySetConfig, error) {
 	u, err := url.Parse(src.URL)
 	if err != nil || u.Host == "" {
-		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %q: not a valid URL", src.URL)
+		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %q: not a valid URL", redactURL(src.URL))
 	}
 	cfg := remoteKeySetConfig{
 		url:            src.URL,
@@ -163,12 +166,12 @@ func (src *JWKSSource) remoteConfig(allowed algorithmSet) (remoteKeySetConfig, e
 		allowed:        allowed,
 	}
 	if src.Refresh < 0 || src.UnknownKIDWait < 0 || src.Timeout < 0 {
-		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %s: refresh, unknown_kid_wait and timeout must not be negative", src.URL)
+		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %s: refresh, unknown_kid_wait and timeout must not be negative", redactURL(src.URL))
 	}
 	// Shorter windows would let a misconfiguration (or a flood of forged
 	// kids) hammer the identity provider.
 	if cfg.refresh < minJWKSInterval || cfg.unknownKIDWait < minJWKSInterval {
-		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %s: refresh and unknown_kid_wait must be at least %s", src.URL, minJWKSInterval)
+		return remoteKeySetConfig{}, fmt.Errorf("jwt: jwks %s: refresh and unknown_kid_wait must be at least %s", redactURL(src.URL), minJWKSInterval)
 	}
 	return cfg, nil
 }
@@ -228,6 +231,9 @@ type remoteKeySet struct {
 	wake chan struct{}
 
 	fetcher *jwksFetcher
+	// skippedLogged identifies the unused keys last logged (fetch
+	// goroutine only).
+	skippedLogged string
 
 	mu          sync.Mutex
 	subscribers map[uint64]func()

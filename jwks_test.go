@@ -93,7 +93,7 @@ func TestJWKConversionFollowsUseAlgCurveAndOrigin(t *testing.T) {
 		{"EC P-256 key verifies ES256 only", publicJWK(t, &ec256.PublicKey, nil), true, allAlgorithms, setOf(algES256)},
 		{"EC P-384 key verifies ES384 only", publicJWK(t, &ec384.PublicKey, nil), true, allAlgorithms, setOf(algES384)},
 		{"EC key whose alg names another curve is not used", publicJWK(t, &ec256.PublicKey, map[string]any{"alg": "ES384"}), true, allAlgorithms, 0},
-		{"Ed25519 key verifies EdDSA", publicJWK(t, edPub, nil), true, allAlgorithms, setOf(algEdDSA)},
+		{"Ed25519 key verifies EdDSA and Ed25519", publicJWK(t, edPub, nil), true, allAlgorithms, eddsaAlgorithms},
 		{"RSA key verifies RS and PS", publicJWK(t, &rsa2048.PublicKey, nil), true, allAlgorithms, rsaAlgorithms},
 		{"RSA key with alg verifies that alg only", publicJWK(t, &rsa2048.PublicKey, map[string]any{"alg": "PS256"}), true, allAlgorithms, setOf(algPS256)},
 		{"RSA key narrowed by the allowlist", publicJWK(t, &rsa2048.PublicKey, nil), true, setOf(algRS256, algES256), setOf(algRS256)},

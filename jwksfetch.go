@@ -3,6 +3,7 @@ package caddyjwt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -88,20 +88,17 @@ func (s *remoteKeySet) refreshOnce(ctx context.Context, failures *int) time.Dura
 	logger := s.logger.Load()
 	label := s.cfg.label()
 	if err == nil && !res.notModified {
-		keys, skipped := verificationKeysFromJWKs(res.jwks, s.cfg.allowed, "jwks "+label)
-		for _, reason := range skipped {
-			logger.Debug("jwks key not used", zap.String("jwks", label), zap.Error(reason))
-		}
-		if len(keys) == 0 {
+		s.logSkippedKeys(logger, res.skipped)
+		if len(res.keys) == 0 {
 			err = errJWKSNoUsableKey
 		} else {
 			first := s.current.Load() == nil
-			if s.install(keys) {
+			if s.install(res.keys) {
 				msg := "jwks keys changed"
 				if first {
 					msg = "jwks loaded"
 				}
-				logger.Info(msg, zap.String("jwks", label), zap.Strings("kids", keyIDs(keys)))
+				logger.Info(msg, zap.String("jwks", label), zap.Strings("kids", keyIDs(res.keys)))
 			}
 		}
 	}
@@ -129,6 +126,30 @@ func (s *remoteKeySet) refreshOnce(ctx context.Context, failures *int) time.Dura
 		delay = min(res.maxAge, maxAgeCeiling)
 	}
 	return jitter(delay)
+}
+
+// logSkippedKeys logs each member of the set that is not used, with its
+// kid and why (never its material), once per change of the list: a
+// provider that keeps publishing an encryption key is not worth a line per
+// refresh.
+func (s *remoteKeySet) logSkippedKeys(logger *zap.Logger, skipped []skippedKey) {
+	var b strings.Builder
+	for _, k := range skipped {
+		b.WriteString(k.kid)
+		b.WriteByte(0)
+		b.WriteString(k.why.Error())
+		b.WriteByte(0)
+	}
+	if b.String() == s.skippedLogged {
+		return
+	}
+	s.skippedLogged = b.String()
+	for _, k := range skipped {
+		logger.Info("jwks key not used",
+			zap.String("jwks", s.cfg.label()),
+			zap.String("kid", capLogValue(k.kid)),
+			zap.String("why", capLogValue(k.why.Error())))
+	}
 }
 
 // completeRound wakes the requests waiting for this fetch.
@@ -171,11 +192,10 @@ func keyIDs(keys []*verificationKey) []string {
 	return ids
 }
 
-// jwksFetcher performs the fetches of one key set. jwkset does the request,
-// the status check, the decoding and the validation of each JWK; around it
-// the fetcher adds what a fleet needs: conditional requests (ETag), the
-// provider's max-age, a body limit, and discovery of the URL. Only the set's
-// fetch goroutine uses it.
+// jwksFetcher performs the fetches of one key set: conditional requests
+// (ETag), the provider's max-age, a body limit, a redirect policy, and
+// discovery of the URL. jwkset reads each JWK of the response. Only the
+// set's fetch goroutine uses it.
 type jwksFetcher struct {
 	cfg       remoteKeySetConfig
 	transport *http.Transport
@@ -189,8 +209,11 @@ type jwksFetcher struct {
 // fetchResult is the outcome of one successful fetch.
 type fetchResult struct {
 	notModified bool
-	jwks        []jwkset.JWK
-	maxAge      time.Duration
+	// keys are the usable keys of the set, skipped the members that are
+	// not used.
+	keys    []*verificationKey
+	skipped []skippedKey
+	maxAge  time.Duration
 }
 
 func newJWKSFetcher(cfg remoteKeySetConfig) *jwksFetcher {
@@ -202,11 +225,16 @@ func newJWKSFetcher(cfg remoteKeySetConfig) *jwksFetcher {
 
 func (f *jwksFetcher) close() { f.transport.CloseIdleConnections() }
 
+// client is the HTTP client of one fetch through rt.
+func (f *jwksFetcher) client(rt *jwksTransport) *http.Client {
+	return &http.Client{Transport: rt, CheckRedirect: checkFetchRedirect}
+}
+
 // fetch gets the set once. haveKeys says whether a set is in use, so that
 // the request may be conditional.
 func (f *jwksFetcher) fetch(ctx context.Context, haveKeys bool) (fetchResult, error) {
 	if f.jwksURL == "" {
-		u, err := discoverJWKSURL(ctx, &http.Client{Transport: &jwksTransport{base: f.transport}}, f.cfg.issuer, f.cfg.timeout)
+		u, err := discoverJWKSURL(ctx, f.client(&jwksTransport{base: f.transport}), f.cfg.issuer, f.cfg.timeout)
 		if err != nil {
 			return fetchResult{}, err
 		}
@@ -216,16 +244,9 @@ func (f *jwksFetcher) fetch(ctx context.Context, haveKeys bool) (fetchResult, er
 	if haveKeys {
 		rt.ifNoneMatch = f.etag
 	}
-	// Without a RefreshInterval jwkset fetches once, synchronously, and
-	// starts no goroutine of its own: the schedule is ours.
-	store, err := jwkset.NewStorageFromHTTP(f.jwksURL, jwkset.HTTPClientStorageOptions{
-		Client:      &http.Client{Transport: rt},
-		Ctx:         ctx,
-		HTTPTimeout: f.cfg.timeout,
-	})
-	if rt.ifNoneMatch != "" && rt.status == http.StatusNotModified {
-		// jwkset reports the 304 as an unexpected status; for us it
-		// confirms the set in use.
+	body, err := f.get(ctx, rt)
+	if err == nil && rt.ifNoneMatch != "" && rt.status == http.StatusNotModified {
+		// It confirms the set in use.
 		return fetchResult{notModified: true, maxAge: rt.maxAge}, nil
 	}
 	if err != nil {
@@ -235,12 +256,43 @@ func (f *jwksFetcher) fetch(ctx context.Context, haveKeys bool) (fetchResult, er
 		}
 		return fetchResult{}, err
 	}
-	jwks, err := store.KeyReadAll(ctx)
+	keys, skipped, err := parseFetchedJWKS(body, f.cfg.allowed, "jwks "+f.cfg.label())
 	if err != nil {
 		return fetchResult{}, err
 	}
-	f.etag = rt.etag
-	return fetchResult{jwks: jwks, maxAge: rt.maxAge}, nil
+	if len(keys) > 0 {
+		// Only a set that will be installed may be confirmed by a 304.
+		f.etag = rt.etag
+	}
+	return fetchResult{keys: keys, skipped: skipped, maxAge: rt.maxAge}, nil
+}
+
+// get requests the JWKS URL and reads the body of a 200. A 304 to a
+// conditional request returns no body and no error. Errors never show the
+// URL, which may carry a credential: the log line names the set.
+func (f *jwksFetcher) get(ctx context.Context, rt *jwksTransport) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.jwksURL, nil)
+	if err != nil {
+		return nil, errors.New("the JWKS URL does not make a valid request")
+	}
+	resp, err := f.client(rt).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the JWKS: %v", withoutURL(err))
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && rt.ifNoneMatch != "":
+		return nil, nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("the JWKS URL answered %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the JWKS: %v", withoutURL(err))
+	}
+	return body, nil
 }
 
 // jwksTransport sends the conditional request, records what the response

@@ -23,10 +23,6 @@ import (
 // the token may be fine, we just cannot tell yet.
 var errKeysUnavailable = errors.New("signing keys are not available yet")
 
-// minRSABits is the smallest RSA modulus accepted. RFC 7518 §3.3 requires
-// 2048 bits for RS*/PS*; smaller keys are refused at load, not per request.
-const minRSABits = 2048
-
 // maxKeysPerToken bounds how many keys a token without a usable kid is tried
 // against, so that a forged kid-less token cannot make us run many
 // signature checks.
@@ -125,7 +121,7 @@ func loadSecret(cfg *SecretKey, allowed algorithmSet) (*verificationKey, error) 
 	}
 	// RFC 7518 §3.2: the key must be at least as long as the hash output.
 	for _, a := range []algorithm{algHS256, algHS384, algHS512} {
-		need := map[algorithm]int{algHS256: 32, algHS384: 48, algHS512: 64}[a]
+		need := minHMACSecretBytes[a]
 		if !algs.has(a) || len(key) >= need {
 			continue
 		}
@@ -210,8 +206,8 @@ func parsePublicKeyPEM(data []byte) (any, error) {
 func algorithmsForKey(pub any) (algorithmSet, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		if k.N.BitLen() < minRSABits {
-			return 0, fmt.Errorf("RSA key is %d bits; at least %d are required", k.N.BitLen(), minRSABits)
+		if err := checkRSAPublicKey(k); err != nil {
+			return 0, err
 		}
 		return rsaAlgorithms, nil
 	case *ecdsa.PublicKey:
@@ -225,6 +221,9 @@ func algorithmsForKey(pub any) (algorithmSet, error) {
 		}
 		return 0, fmt.Errorf("unsupported elliptic curve %s", k.Curve.Params().Name)
 	case ed25519.PublicKey:
+		if err := checkEd25519PublicKey(k); err != nil {
+			return 0, err
+		}
 		return eddsaAlgorithms, nil
 	}
 	return 0, fmt.Errorf("unsupported key type %T", pub)

@@ -20,6 +20,12 @@ var (
 		Help: "Requests seen by the jwt handler, by result.",
 	}, []string{"result"})
 
+	observedRequestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "observed_requests_total",
+		Help: "Requests seen by jwt handlers in observe mode, all passed on, by the result enforcing would have had.",
+	}, []string{"result"})
+
 	verificationSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name:    "verification_duration_seconds",
@@ -56,9 +62,14 @@ var (
 // so that counting a request is a single atomic add.
 var requestsByReason [reasonCount]prometheus.Counter
 
+// observedByReason is the same for handlers in observe mode, which count
+// apart so that requests_total only ever shows what was enforced.
+var observedByReason [reasonCount]prometheus.Counter
+
 func init() {
 	for r := range reasonCount {
 		requestsByReason[r] = requestsTotal.WithLabelValues(reasons[r].metric)
+		observedByReason[r] = observedRequestsTotal.WithLabelValues(reasons[r].metric)
 	}
 }
 
@@ -69,7 +80,7 @@ func registerMetrics(ctx caddy.Context) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{
-		requestsTotal, verificationSeconds, cacheLookupsTotal,
+		requestsTotal, observedRequestsTotal, verificationSeconds, cacheLookupsTotal,
 		jwksRefreshesTotal, jwksAgeSeconds, revocationLookupsTotal,
 	} {
 		if err := registry.Register(c); err != nil {

@@ -4,7 +4,6 @@
 package caddyjwt
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -80,8 +80,20 @@ type Handler struct {
 	TokenType []string `json:"token_type,omitempty"`
 
 	// Claims a token must carry, all of them, or the request is refused
-	// with 403 `insufficient_scope`. Default: none.
+	// with 403 `insufficient_scope`. A `scope` (or `scp`) requirement's
+	// challenge names the required scopes (`scope="…"`, RFC 6750 §3); an
+	// `acr` requirement that fails answers 401
+	// `insufficient_user_authentication` with `acr_values` (RFC 9470).
+	// Default: none.
 	RequireClaims []*ClaimRequirement `json:"require_claim,omitempty"`
+
+	// If set, the user must have authenticated at most this long ago, by
+	// the token's `auth_time` claim (leeway applies); a token without
+	// `auth_time`, or with an older one, gets 401
+	// `insufficient_user_authentication` with `max_age` in seconds
+	// (RFC 9470), so the client can have the user sign in again. At least
+	// 1s. Default: 0, not checked.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
 	// Revocation checks: deny-listed `jti`s, token versions per subject and
 	// per-subject logout times, looked up in a file, Redis or HTTP store.
@@ -137,9 +149,31 @@ type Handler struct {
 	// Default: 16384.
 	MaxTokenSize int `json:"max_token_size,omitempty"`
 
+	// The protected resource this handler guards (RFC 9728). The handler
+	// then serves the resource's metadata document itself, at
+	// `/.well-known/oauth-protected-resource` plus the resource's path,
+	// to anyone and without a token; every challenge carries
+	// `resource_metadata` with that document's URL; and `audience`
+	// defaults to the resource URI (RFC 8707), so a token minted for
+	// another resource is refused. The metadata path must be routed to
+	// this handler. Default: none.
+	Resource *ProtectedResource `json:"resource,omitempty"`
+
+	// `enforce` refuses requests that fail; `observe` verifies every
+	// request exactly as `enforce` would, counts it in
+	// `caddy_jwt_observed_requests_total` by the result enforcing would
+	// have had, logs each that would have been refused ("request would be
+	// rejected"), and passes it on: a request that would be refused
+	// reaches the next handler as the client sent it, minus spoofed claim
+	// headers, with no claim header, user ID or claim placeholder from its
+	// token. For rolling authentication out in front of a live service;
+	// switching to `enforce` is a config reload. Default: `enforce`.
+	Mode string `json:"mode,omitempty"`
+
 	// Everything below is computed in Provision; ServeHTTP only reads it.
 	logger       *zap.Logger
 	verifier     *tokenVerifier
+	cache        *tokenCache // nil with `cache off`
 	sources      []tokenSource
 	requirements []claimRequirement
 	headers      []claimHeader
@@ -148,6 +182,10 @@ type Handler struct {
 	revocation   revocationChecker
 	csrf         *http.CrossOriginProtection
 	redirect     *loginRedirect
+	resource     *resourceMetadata
+	observe      bool
+	requests     *[reasonCount]prometheus.Counter // by reason, for this mode
+	rejectionLog *rejectionSampler
 	cleanups     []func()
 }
 
@@ -159,7 +197,7 @@ type KeySources struct {
 	// than the hash (32, 48 or 64 bytes) is refused. Default: none.
 	Secret *SecretKey `json:"secret,omitempty"`
 
-	// PEM files holding RSA (2048 bits or more), EC (P-256, P-384, P-521)
+	// PEM files holding RSA (2048 to 8192 bits), EC (P-256, P-384, P-521)
 	// or Ed25519 public keys, or X.509 certificates. Default: none.
 	PublicKeys []*PublicKeyFile `json:"public_key,omitempty"`
 
@@ -229,10 +267,16 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads keys and compiles everything the request path needs.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.rejectionLog = newRejectionSampler(time.Now)
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}
 
+	h.observe, h.requests = strings.EqualFold(h.Mode, modeObserve), &requestsByReason
+	if h.observe {
+		h.requests = &observedByReason
+		h.logger.Warn("observe mode: requests that fail authentication are passed on without identity; nothing is refused")
+	}
 	if h.MaxTokenSize == 0 {
 		h.MaxTokenSize = defaultMaxTokenSize
 	}
@@ -246,11 +290,32 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.sources, err = h.provisionTokenSources(); err != nil {
 		return err
 	}
-	if h.verifier, err = h.provisionVerifier(ctx); err != nil {
+	if h.Resource != nil && len(h.Audience) == 0 {
+		// RFC 8707 §2: a token for this resource names it in aud; one
+		// minted for another resource must not be replayed here.
+		h.Audience = []string{h.Resource.URI}
+	}
+	// The cache is made before any key source starts: remote sources
+	// report key changes, which drop it.
+	var onKeysChanged func()
+	if h.cache = newTokenCache(h.Cache); h.cache != nil {
+		onKeysChanged = h.cache.clear
+	}
+	if h.verifier, err = h.provisionVerifier(ctx, onKeysChanged); err != nil {
 		return err
 	}
 	if h.requirements, err = compileRequirements(h.RequireClaims); err != nil {
 		return err
+	}
+	if err := validateMaxAge(time.Duration(h.MaxAge)); err != nil {
+		return err
+	}
+	h.challenge.params.stepUp = compileStepUp(h.requirements, time.Duration(h.MaxAge))
+	if h.resource, err = h.provisionResource(); err != nil {
+		return err
+	}
+	if h.resource != nil {
+		h.challenge.params.resourceMetadata = h.resource.url
 	}
 	if h.headers, err = compileClaimHeaders(h.ClaimHeaders); err != nil {
 		return err
@@ -269,11 +334,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate refuses configurations that can never be safe.
 func (h *Handler) Validate() error {
-	if h.MaxTokenSize < 0 {
-		return errors.New("jwt: max_token_size must be positive")
-	}
 	if h.Cache < -1 {
-		return errors.New("jwt: cache must be a number of entries or off")
+		return fmt.Errorf("jwt: cache must be a positive number of entries, or -1 (off), not %d", h.Cache)
+	}
+	switch strings.ToLower(h.Mode) {
+	case "", modeEnforce, modeObserve:
+	default:
+		return fmt.Errorf("jwt: mode must be enforce or observe, not %q", h.Mode)
 	}
 	switch strings.ToLower(h.CSRF) {
 	case "", "on", "off":

@@ -33,6 +33,10 @@ const (
 	reasonCrossOrigin
 	reasonKeysUnavailable
 	reasonRevocationUnavailable
+	reasonScopeNotGranted
+	reasonAuthenticationLevel
+	reasonAuthenticationTooOld
+	reasonNoAuthTime
 	reasonCount
 )
 
@@ -41,6 +45,9 @@ const (
 	errInvalidRequest    = "invalid_request"
 	errInvalidToken      = "invalid_token"
 	errInsufficientScope = "insufficient_scope"
+	// RFC 9470 §3: the token is valid, the user's authentication is not
+	// strong or recent enough.
+	errInsufficientUserAuthentication = "insufficient_user_authentication"
 )
 
 type reasonInfo struct {
@@ -82,6 +89,10 @@ var reasons = [reasonCount]reasonInfo{
 	reasonCrossOrigin:           {status: http.StatusForbidden, metric: "forbidden", description: "cross-origin request refused"},
 	reasonKeysUnavailable:       {status: http.StatusServiceUnavailable, metric: "unavailable", description: "signing keys are not available"},
 	reasonRevocationUnavailable: {status: http.StatusServiceUnavailable, metric: "unavailable", description: "revocation store is not available"},
+	reasonScopeNotGranted:       {status: http.StatusForbidden, code: errInsufficientScope, metric: "forbidden", challenge: true, description: "the token lacks a required scope"},
+	reasonAuthenticationLevel:   {status: http.StatusUnauthorized, code: errInsufficientUserAuthentication, metric: "forbidden", challenge: true, description: "a stronger authentication is required"},
+	reasonAuthenticationTooOld:  {status: http.StatusUnauthorized, code: errInsufficientUserAuthentication, metric: "forbidden", challenge: true, description: "a more recent authentication is required"},
+	reasonNoAuthTime:            {status: http.StatusUnauthorized, code: errInsufficientUserAuthentication, metric: "forbidden", challenge: true, description: "the token has no auth_time, which max_age needs"},
 }
 
 func (r reason) info() *reasonInfo { return &reasons[r] }

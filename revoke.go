@@ -54,9 +54,16 @@ type RevocationStore interface {
 
 	// Lookup answers q, in one round trip where the store is remote. An
 	// error means the store could not answer; its text is logged, so it
-	// must not carry secrets (passwords in URLs) or tokens.
+	// must not carry secrets (passwords in URLs) or tokens. An error that
+	// is ErrRevocationQueryRefused refuses the token instead.
 	Lookup(ctx context.Context, q RevocationQuery) (RevocationFacts, error)
 }
+
+// ErrRevocationQueryRefused is the error of a Lookup whose question the
+// token's own claims would change into another one (a claim of ".." in the
+// path an http store asks). The token is refused (401) whatever on_error
+// says, since letting it through unchecked would be the attacker's choice.
+var ErrRevocationQueryRefused = errors.New("the token's claims would change the revocation question")
 
 // RevocationQuery is what the handler asks a store about one verified
 // token.
@@ -88,9 +95,10 @@ type RevocationFacts struct {
 
 // revocationChecker decides whether a verified token has been revoked.
 type revocationChecker interface {
-	// check returns reasonAllowed, reasonRevoked, or
+	// check returns reasonAllowed, reasonRevoked,
 	// reasonRevocationUnavailable when the store cannot answer and
-	// on_error is deny.
+	// on_error is deny, or reasonBadClaims when the token's claims cannot
+	// be looked up safely (ErrRevocationQueryRefused).
 	check(r *http.Request, t *verifiedToken) reason
 }
 
@@ -199,6 +207,9 @@ func storeName(mod any) string {
 func (c *revocationCheck) check(r *http.Request, t *verifiedToken) reason {
 	q := RevocationQuery{TokenID: t.tokenID, Subject: t.subject, Claims: t.claims, Request: r}
 	facts, cached, err := c.facts(r.Context(), q)
+	if errors.Is(err, ErrRevocationQueryRefused) {
+		return reasonBadClaims
+	}
 	if err != nil {
 		revocationError.Inc()
 		return c.unavailable(err)
@@ -251,7 +262,8 @@ func (c *revocationCheck) facts(ctx context.Context, q RevocationQuery) (Revocat
 	}
 }
 
-// revoked applies the three revocation rules.
+// revoked applies the three revocation rules: a denied jti, an outdated
+// version, an iat before the last logout.
 func (c *revocationCheck) revoked(t *verifiedToken, f RevocationFacts) bool {
 	if f.TokenDenied {
 		return true

@@ -166,7 +166,32 @@ func parseURLTemplate(location string) ([]urlSegment, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("the location must be an http:// or https:// URL")
 	}
+	if hasDotSegment(skeleton.String()) {
+		return nil, errors.New(`the location's path must not have "." or ".." segments`)
+	}
 	return segs, nil
+}
+
+// hasDotSegment reports whether the path of the http(s) URL u has a "."
+// or ".." segment (RFC 3986 §3.3), which servers and proxies resolve
+// (§5.2.4) before routing: /users/{sub}/status with a sub of ".." would
+// ask /status instead.
+func hasDotSegment(u string) bool {
+	_, rest, _ := strings.Cut(u, "://")
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		return false
+	}
+	path := rest[slash:]
+	if end := strings.IndexAny(path, "?#"); end >= 0 {
+		path = path[:end]
+	}
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // CacheKey implements RevocationStore: the URL to ask, which is also what
@@ -206,6 +231,15 @@ func escapeURLValue(s string) string {
 func (s *HTTPStore) Lookup(ctx context.Context, q RevocationQuery) (RevocationFacts, error) {
 	var f RevocationFacts
 	key, _ := s.CacheKey(q)
+	// Escaping keeps "/", "?", "#" and "%" of a value from changing the
+	// URL, but "." and ".." are path segments as they are. The location's
+	// own path has none (parseURLTemplate), so one here came from a value:
+	// such a token cannot be looked up, and is refused whatever on_error
+	// says, since letting it through unchecked would be the attacker's
+	// choice.
+	if hasDotSegment(key) {
+		return f, ErrRevocationQueryRefused
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, key, nil)
 	if err != nil {
 		return f, errors.New("http: the location does not make a valid URL")

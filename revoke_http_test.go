@@ -81,3 +81,58 @@ func TestHTTPStoreTimeoutIsAStoreError(t *testing.T) {
 		t.Errorf("got %v, want revocation unavailable", got)
 	}
 }
+
+func TestHTTPStoreClaimCannotMoveTheLookupToAnotherPath(t *testing.T) {
+	asked := make(chan string, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.URL.EscapedPath()
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	for _, onError := range []string{"deny", "allow"} {
+		c, stop := newHTTPCheck(t, srv.URL+"/users/{http.auth.jwt.sub}/status?jti={http.auth.jwt.jti}", onError)
+		tests := []struct {
+			sub  string
+			want reason
+			path string // what the store is asked, "" for nothing
+		}{
+			{"alice", reasonAllowed, "/users/alice/status"},
+			{".", reasonBadClaims, ""},
+			{"..", reasonBadClaims, ""},
+			{"a/..", reasonAllowed, "/users/a%2F../status"},
+			{"%2e%2e", reasonAllowed, "/users/%252e%252e/status"},
+			{"..?x=", reasonAllowed, "/users/..%3Fx%3D/status"},
+			{"..#", reasonAllowed, "/users/..%23/status"},
+			{"...", reasonAllowed, "/users/.../status"},
+		}
+		for _, tt := range tests {
+			// A jti of ".." is a query value, not a path segment.
+			tok := revokeTestToken(map[string]any{"sub": tt.sub, "jti": ".."})
+			if got := c.check(revokeTestRequest(), tok); got != tt.want {
+				t.Errorf("on_error %s, sub %q: %v, want %v", onError, tt.sub, got, tt.want)
+			}
+			select {
+			case p := <-asked:
+				if p != tt.path {
+					t.Errorf("sub %q: the store was asked %q, want %q", tt.sub, p, tt.path)
+				}
+			default:
+				if tt.path != "" {
+					t.Errorf("sub %q: the store was not asked", tt.sub)
+				}
+			}
+		}
+		stop()
+	}
+}
+
+func TestHTTPStoreLocationWithDotSegmentsIsRefused(t *testing.T) {
+	for _, loc := range []string{"http://auth/a/../{http.auth.jwt.sub}", "http://auth/./{http.auth.jwt.sub}"} {
+		if _, err := parseURLTemplate(loc); err == nil {
+			t.Errorf("%s accepted", loc)
+		}
+	}
+	if _, err := parseURLTemplate("http://auth/a/{http.auth.jwt.sub}?next=../x"); err != nil {
+		t.Errorf("dots in the query: %v", err)
+	}
+}

@@ -100,6 +100,18 @@ func (o *redisOptions) topology() string {
 	return "standalone"
 }
 
+// addresses names the servers (for Sentinel: the sentinels) for an error
+// message, without credentials.
+func (o *redisOptions) addresses() string {
+	switch {
+	case o.failover != nil:
+		return "sentinels " + strings.Join(o.failover.SentinelAddrs, ", ") + " (master " + o.failover.MasterName + ")"
+	case o.cluster != nil:
+		return "cluster " + strings.Join(o.cluster.Addrs, ", ")
+	}
+	return o.simple.Addr
+}
+
 // newClient makes the client. It does not connect; the first command
 // dials.
 func (o *redisOptions) newClient() redis.UniversalClient {

@@ -101,7 +101,7 @@ func TestVerifyRegisteredClaims(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodHS256, key, tt.claims, nil))
+			_, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodHS256, key, tt.claims, nil), time.Now())
 			if got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
@@ -120,17 +120,17 @@ func TestVerifyRefusesAlgorithmConfusion(t *testing.T) {
 
 	// The classic attack: sign HS256 with the RSA public key as the secret.
 	forged := sign(t, jwt.SigningMethodHS256, pemBytes, validClaims(), nil)
-	if _, got := h.verifier.verify(context.Background(), forged); got != reasonBadAlgorithm {
+	if _, got := h.verifier.verify(context.Background(), forged, time.Now()); got != reasonBadAlgorithm {
 		t.Errorf("HS256 signed with the public key: got %q, want %q", got, reasonBadAlgorithm)
 	}
 	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
 		tok := rawToken(`{"alg":"`+alg+`"}`, `{"exp":9999999999}`, nil)
-		if _, got := h.verifier.verify(context.Background(), tok+"x"); got != reasonBadAlgorithm {
+		if _, got := h.verifier.verify(context.Background(), tok+"x", time.Now()); got != reasonBadAlgorithm {
 			t.Errorf("alg %s: got %q", alg, got)
 		}
 	}
 	good := sign(t, jwt.SigningMethodRS256, rsaKey, validClaims(), nil)
-	if _, got := h.verifier.verify(context.Background(), good); got != reasonAllowed {
+	if _, got := h.verifier.verify(context.Background(), good, time.Now()); got != reasonAllowed {
 		t.Errorf("RS256 with the configured key: got %q", got)
 	}
 }
@@ -147,13 +147,13 @@ func TestSecretNeverVerifiesAsymmetricTokensWhenBothConfigured(t *testing.T) {
 	hs := sign(t, jwt.SigningMethodHS256, []byte(testSecret), validClaims(), nil)
 	es := sign(t, jwt.SigningMethodES256, ecKey, validClaims(), nil)
 	for name, tok := range map[string]string{"HS256": hs, "ES256": es} {
-		if _, got := h.verifier.verify(context.Background(), tok); got != reasonAllowed {
+		if _, got := h.verifier.verify(context.Background(), tok, time.Now()); got != reasonAllowed {
 			t.Errorf("%s: got %q", name, got)
 		}
 	}
 	// ES384 is not offered by a P-256 key, even though it is ECDSA.
 	es384Key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if _, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodES384, es384Key, validClaims(), nil)); got != reasonBadAlgorithm {
+	if _, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodES384, es384Key, validClaims(), nil), time.Now()); got != reasonBadAlgorithm {
 		t.Errorf("ES384: got %q, want %q", got, reasonBadAlgorithm)
 	}
 }
@@ -183,7 +183,7 @@ func TestKeyIDSelectsTheKey(t *testing.T) {
 			if tt.kid != nil {
 				header["kid"] = tt.kid
 			}
-			_, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodES256, tt.key, validClaims(), header))
+			_, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodES256, tt.key, validClaims(), header), time.Now())
 			if got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
@@ -195,7 +195,7 @@ func TestKeyWithoutKIDVerifiesTokensWithoutKID(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	h := mustProvision(t, &Handler{KeySources: KeySources{PublicKeys: []*PublicKeyFile{{Path: writePublicKeyPEM(t, &key.PublicKey)}}}})
 	for _, header := range []map[string]any{nil, {"kid": "whatever-the-issuer-calls-it"}} {
-		if _, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodES256, key, validClaims(), header)); got != reasonAllowed {
+		if _, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodES256, key, validClaims(), header), time.Now()); got != reasonAllowed {
 			t.Errorf("header %v: got %q", header, got)
 		}
 	}
@@ -230,7 +230,7 @@ func TestIssuerKeysAreIsolated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, got := h.verifier.verify(context.Background(), tt.tok); got != tt.want {
+			if _, got := h.verifier.verify(context.Background(), tt.tok, time.Now()); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -260,7 +260,7 @@ func TestHeaderChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, got := h.verifier.verify(context.Background(), tt.tok); got != tt.want {
+			if _, got := h.verifier.verify(context.Background(), tt.tok, time.Now()); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -288,7 +288,7 @@ func TestMalformedTokens(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, got := h.verifier.verify(context.Background(), tt.tok); got != tt.want {
+			if _, got := h.verifier.verify(context.Background(), tt.tok, time.Now()); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -337,7 +337,7 @@ func TestSecretFromEnvAndBase64(t *testing.T) {
 	if got := h.verifier.algorithms.String(); got != "HS256,HS384" {
 		t.Errorf("a 48-byte secret offers %s, want HS256,HS384", got)
 	}
-	if _, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodHS384, raw, validClaims(), nil)); got != reasonAllowed {
+	if _, got := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodHS384, raw, validClaims(), nil), time.Now()); got != reasonAllowed {
 		t.Errorf("HS384 with the decoded secret: got %q", got)
 	}
 }
@@ -346,11 +346,44 @@ func TestClaimNumbersKeepTheirText(t *testing.T) {
 	h := mustProvision(t, &Handler{KeySources: KeySources{Secret: &SecretKey{Value: testSecret}}})
 	c := validClaims()
 	c["big"] = json.Number("12345678901234567890")
-	tok, rsn := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodHS256, []byte(testSecret), c, nil))
+	tok, rsn := h.verifier.verify(context.Background(), sign(t, jwt.SigningMethodHS256, []byte(testSecret), c, nil), time.Now())
 	if rsn != reasonAllowed {
 		t.Fatal(rsn)
 	}
 	if got := formatClaim(tok.claims["big"]); got != "12345678901234567890" {
 		t.Errorf("big number formatted as %q", got)
+	}
+}
+func TestHeaderMembersAreReadExactly(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name, header string
+		ok           bool
+		alg, kid     string
+	}{
+		{"plain", `{"alg":"ES256","kid":"k1","typ":"JWT"}`, true, "ES256", "k1"},
+		{"names are case-sensitive", `{"ALG":"none","alg":"ES256"}`, true, "ES256", ""},
+		{"alg named twice", `{"alg":"ES256","alg":"none"}`, false, "", ""},
+		{"crit in any form", `{"alg":"ES256","crit":null}`, false, "", ""},
+		{"kid must be a string", `{"alg":"ES256","kid":7}`, false, "", ""},
+		{"trailing data", `{"alg":"ES256"}{}`, false, "", ""},
+		{"escaped name", `{"\u0061lg":"ES256"}`, true, "ES256", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, ok := decodeHeader(enc([]byte(tt.header)))
+			if ok != tt.ok || ok && (h.alg != tt.alg || h.kid != tt.kid) {
+				t.Errorf("got %+v %v", h, ok)
+			}
+		})
+	}
+}
+
+func TestSignatureWithLineBreakIsMalformed(t *testing.T) {
+	h := cachedHandler(t, -1)
+	raw := hsToken(t, validClaims())
+	i := strings.LastIndexByte(raw, '.') + 5
+	if _, rsn := h.verifier.verify(t.Context(), raw[:i]+"\n"+raw[i:], time.Now()); rsn != reasonMalformed {
+		t.Errorf("got %q, want %q", rsn, reasonMalformed)
 	}
 }

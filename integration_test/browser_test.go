@@ -104,7 +104,7 @@ type pageState struct {
 
 // waitForPage polls, with a deadline, until the tab shows a page whose path
 // is path and whose text contains text. Polling from Go rather than inside
-// the page survives the navigation that is still settling (FACTS.md).
+// the page survives the navigation that is still settling (reading right after a navigation fails with "No node with given id").
 func waitForPage(t *testing.T, ctx context.Context, path, text string) pageState {
 	t.Helper()
 	deadline := time.Now().Add(browserStepTimeout)
@@ -135,7 +135,7 @@ func waitForPage(t *testing.T, ctx context.Context, path, text string) pageState
 // Set-Cookie would: HttpOnly and Secure, but SameSite=None, so that the
 // browser attaches it to cross-site requests too. The CSRF check must hold
 // without SameSite's help; and unlike a cookie without SameSite (which
-// Chrome sends cross-site only in its first two minutes, FACTS.md), this
+// Chrome sends cross-site only in its first two minutes after it is set), this
 // does not depend on how fast the test runs. Chromium treats http on
 // loopback as secure, so Secure cookies work there.
 func setCookie(t *testing.T, ctx context.Context, siteURL, name, value string) {

@@ -121,7 +121,7 @@ func resolveCaddy() (func(), error) {
 	cleanup := func() { os.RemoveAll(dir) }
 	out := filepath.Join(dir, "caddy")
 	// The version-pinned replace is what makes xcaddy use the local tree
-	// while the module is not published (FACTS.md).
+	// while the module is not published on the module proxy.
 	cmd := exec.Command(xcaddy, "build", version, "--output", out,
 		"--with", "github.com/jwtgate/caddy-jwt@v0.0.0="+repoRoot)
 	cmd.Dir = dir
@@ -169,15 +169,28 @@ func requireCaddy(t testing.TB) {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// portsHandedOut are the ports freePort has returned during this run.
+// Caddy binds its listeners with SO_REUSEPORT, so two instances given the
+// same port would both bind it and silently share its connections, and the
+// kernel does hand a just-closed port out again within a few calls: each
+// port is given to one test only.
+var portsHandedOut sync.Map
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// has not been returned before in this run.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := portsHandedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // ---------------------------------------------------------------------------
@@ -410,8 +423,10 @@ func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...cad
 	}()
 	// Whatever a test did, no token may ever appear in Caddy's own log,
 	// and nothing may have panicked or raced: checked after the process
-	// stopped, on every instance of the suite.
+	// stopped, on every instance of the suite. The log is printed last, so
+	// that a failure of these checks keeps it too.
 	t.Cleanup(func() {
+		c.stop()
 		logs := c.Logs()
 		if shapes := tokenShapes(logs); len(shapes) > 0 {
 			t.Errorf("caddy's log holds %d token-shaped strings (first starts %.12s…)", len(shapes), shapes[0])
@@ -421,11 +436,8 @@ func tryStartCaddy(t testing.TB, ports caddyPorts, caddyfile string, opts ...cad
 				t.Errorf("caddy's log shows %q", strings.TrimSpace(crash))
 			}
 		}
-	})
-	t.Cleanup(c.stop)
-	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("caddy log:\n%s", c.Logs())
+			t.Logf("caddy log:\n%s", logs)
 		}
 	})
 

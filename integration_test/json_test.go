@@ -29,7 +29,7 @@ func loadJSON(t *testing.T, c *caddyProcess, cfg map[string]any) {
 	testClient.CloseIdleConnections()
 }
 
-// TestJSONConfig: the JSON field names SPEC.md promises (the Caddyfile
+// TestJSONConfig: the JSON field names the README documents (the Caddyfile
 // subdirectives in snake_case) configure the handler when loaded directly.
 func TestJSONConfig(t *testing.T) {
 	requireCaddy(t)

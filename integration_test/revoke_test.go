@@ -361,7 +361,7 @@ func TestTwoInstancesSharingRedisBothRefuseARevokedToken(t *testing.T) {
 	if up.Count() != reached {
 		t.Errorf("the revoked token reached the upstream %d times", up.Count()-reached)
 	}
-	// Redis holds the jti key until the token's exp, as SPEC lays it out.
+	// Redis holds the jti key until the token's exp, as the README lays out the key layout.
 	if ttl := r.do("TTL", "jwt:jti:fleet-1").(int64); ttl <= 0 || ttl > 300 {
 		t.Errorf("TTL of jwt:jti:fleet-1 = %d, want the seconds until the token's exp", ttl)
 	}

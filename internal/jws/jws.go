@@ -1,21 +1,28 @@
-package caddyjwt
-
-import (
-	"encoding/json"
-	"strconv"
-	"unicode/utf8"
-)
-
-// Decoding of a compact JWS's header and claims segments (base64url, then a
-// JSON object). This runs on every token that is not in the cache, garbage
+// Package jws reads the segments of a compact JWS (RFC 7515 §7.1): it
+// splits a token at its dots, decodes base64url strictly and parses the
+// JSON objects of the header and claims.
+//
+// It runs on every token that is not in the verifier's cache, garbage
 // included, so it avoids encoding/json's reflection and per-call buffers:
-// the segment is decoded once into one string, and every key, string and
+// a segment is decoded once into one string, and every key, string and
 // number of the JSON is a substring of it. Values come out as encoding/json
 // would give them with UseNumber (string, json.Number, bool, nil,
 // []any, map[string]any), and anything encoding/json refuses is refused.
 // Three things are stricter: a member name used twice in one object, which
 // RFC 7515 §4 and RFC 7519 §4 allow a parser to refuse (and which could
 // otherwise be read differently by the upstream); nesting deeper than
+// maxJSONDepth; and a number beyond float64's range, such as 1e700, which
+// RFC 8259 §6 lets a parser limit, golang-jwt and encoding/json refuse
+// when they decode into float64, and JavaScript reads as Infinity.
+package jws
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
 // maxJSONDepth; and a number beyond float64's range, such as 1e700, which
 // RFC 8259 §6 lets a parser limit, golang-jwt and encoding/json refuse
 // when they decode into float64, and JavaScript reads as Infinity.
@@ -28,9 +35,9 @@ const maxJSONDepth = 32
 // stack; typical headers and claims are well under it.
 const segmentStackSize = 2048
 
-// decodeSegmentString decodes one base64url segment (no padding, RFC 7515
+// DecodeSegment decodes one base64url segment (no padding, RFC 7515
 // §2) into a string.
-func decodeSegmentString(seg string) (string, bool) {
+func DecodeSegment(seg string) (string, bool) {
 	n := len(seg) / 4 * 3
 	switch len(seg) % 4 {
 	case 1:
@@ -47,13 +54,15 @@ func decodeSegmentString(seg string) (string, bool) {
 	} else {
 		buf = make([]byte, n)
 	}
-	if !decodeBase64URL(buf, seg) {
+	if !DecodeBase64URL(buf, seg) {
 		return "", false
 	}
 	return string(buf), true
 }
 
-const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+// Base64URLAlphabet is the base64url alphabet (RFC 4648 §5), in the order of
+// the values its characters stand for.
+const Base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // base64URLValues maps each byte to its base64url value, 0xff where the
 // byte is not in the alphabet (RFC 4648 §5).
@@ -61,18 +70,18 @@ var base64URLValues = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xff
 	}
-	for i := 0; i < len(base64URLAlphabet); i++ {
-		t[base64URLAlphabet[i]] = byte(i)
+	for i := 0; i < len(Base64URLAlphabet); i++ {
+		t[Base64URLAlphabet[i]] = byte(i)
 	}
 	return t
 }()
 
-// decodeBase64URL decodes src, unpadded base64url, into dst, which must be
+// DecodeBase64URL decodes src, unpadded base64url, into dst, which must be
 // exactly its decoded length. Like encoding/base64's RawURLEncoding.Strict,
 // it refuses a final partial group whose unused low bits are not zero: no
 // encoder writes them, and refusing them leaves every token one spelling
 // (one cache entry, one meaning for whoever compares raw tokens).
-func decodeBase64URL(dst []byte, src string) bool {
+func DecodeBase64URL(dst []byte, src string) bool {
 	t := &base64URLValues
 	i, j := 0, 0
 	// Four characters make three bytes. Every valid value is below 64, so
@@ -107,11 +116,11 @@ func decodeBase64URL(dst []byte, src string) bool {
 	return false
 }
 
-// isBase64URLOf reports whether enc is exactly the unpadded base64url
+// IsEncodingOf reports whether enc is exactly the unpadded base64url
 // encoding of data, as an encoder writes it (unused bits zero), without
 // building the encoding.
-func isBase64URLOf(enc, data string) bool {
-	const a = base64URLAlphabet
+func IsEncodingOf(enc, data string) bool {
+	const a = Base64URLAlphabet
 	if len(enc) != (len(data)*8+5)/6 {
 		return false
 	}
@@ -133,17 +142,17 @@ func isBase64URLOf(enc, data string) bool {
 	return true
 }
 
-// parseJSONObject parses s, which must hold exactly one JSON object and
+// ParseObject parses s, which must hold exactly one JSON object and
 // optional white space around it.
-func parseJSONObject(s string) (map[string]any, bool) {
-	m, _, ok := parseJSONObjectSize(s)
+func ParseObject(s string) (map[string]any, bool) {
+	m, _, ok := ParseObjectSize(s)
 	return m, ok
 }
 
-// parseJSONObjectSize is parseJSONObject that also estimates the heap the
+// ParseObjectSize is ParseObject that also estimates the heap the
 // result holds beyond s itself, which the token cache counts against its
 // memory bound.
-func parseJSONObjectSize(s string) (map[string]any, int, bool) {
+func ParseObjectSize(s string) (map[string]any, int, bool) {
 	p := jsonParser{s: s}
 	p.skipSpace()
 	if p.i >= len(s) || s[p.i] != '{' {
@@ -420,4 +429,23 @@ func (p *jsonParser) digits() int {
 		p.i++
 	}
 	return p.i - start
+}
+
+// Split finds the two dots of a compact JWS (RFC 7515 §7.1) and checks
+// that there is no third one: a JWE (five segments) is refused here. It
+// reads no segment: the alphabet of each is checked as it is decoded.
+func Split(raw string) (headerEnd, payloadEnd int, ok bool) {
+	headerEnd = strings.IndexByte(raw, '.')
+	if headerEnd <= 0 {
+		return 0, 0, false
+	}
+	rest := strings.IndexByte(raw[headerEnd+1:], '.')
+	if rest <= 0 {
+		return 0, 0, false
+	}
+	payloadEnd = headerEnd + 1 + rest
+	if payloadEnd == len(raw)-1 || strings.IndexByte(raw[payloadEnd+1:], '.') >= 0 {
+		return 0, 0, false
+	}
+	return headerEnd, payloadEnd, true
 }

@@ -1,0 +1,125 @@
+package integration_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+const observedLogMessage = "request would be rejected (observe mode: passed on without identity)"
+
+// TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity: with
+// `mode observe`, every row of the result table (missing, malformed,
+// expired, bad signature, unknown key, revoked, forbidden, csrf) reaches
+// the upstream, counted in caddy_jwt_observed_requests_total by the
+// result enforcing would have had (requests_total does not move) and
+// logged with its reason; no claim header or placeholder from a token
+// that failed reaches the upstream, and the client's own X-User-Id never
+// does. A reload to `mode enforce` then refuses the same requests.
+func TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity(t *testing.T) {
+	t.Parallel()
+	requireCaddy(t)
+	up := newUpstream(t)
+	k := newKey(t, "ES256")
+	revocations := writeFile(t, "revoked.json", []byte(fmt.Sprintf(`{"revoked_jti": {"revoked-jti": %d}}`, time.Now().Add(time.Hour).Unix())))
+	c := startCaddy(t, caddyfileFor(fmt.Sprintf(`	jwt {
+		public_key %s k1
+		from header Authorization
+		from cookie session
+		require_claim role admin
+		claim_header sub X-User-Id
+		revocation file %s
+		mode observe
+	}
+	reverse_proxy %s {
+		header_up X-Placeholder-User {http.auth.user.id}
+		header_up X-Placeholder-Sub {http.auth.jwt.sub}
+	}`, k.writePublicKeyPEM(t), revocations, up.Addr())))
+
+	kid := map[string]any{"kid": "k1"}
+	tok := func(kv ...any) string {
+		return signToken(t, k, validClaims(append([]any{"role", "admin"}, kv...)...), kid)
+	}
+	good := tok()
+	rows := []struct {
+		name   string
+		method string
+		header http.Header
+		result string // the result label enforcing would have had
+	}{
+		{"allowed", http.MethodGet, bearer(good), "allowed"},
+		{"missing", http.MethodGet, http.Header{}, "missing"},
+		{"malformed", http.MethodGet, bearer("not-a-token"), "malformed"},
+		{"expired", http.MethodGet, bearer(tok("exp", time.Now().Add(-time.Hour).Unix())), "expired"},
+		{"bad signature", http.MethodGet, bearer(signToken(t, newKey(t, "ES256"), validClaims("role", "admin"), kid)), "bad_signature"},
+		{"unknown key", http.MethodGet, bearer(signToken(t, k, validClaims("role", "admin"), map[string]any{"kid": "k2"})), "unknown_key"},
+		{"revoked", http.MethodGet, bearer(tok("jti", "revoked-jti")), "revoked"},
+		{"forbidden", http.MethodGet, bearer(tok("role", "user")), "forbidden"},
+		{"csrf", http.MethodPost, http.Header{"Cookie": {"session=" + good}, "Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}, "forbidden"},
+	}
+	before := scrapeMetrics(t, c)
+	wantCounts := map[string]float64{}
+	for _, row := range rows {
+		wantCounts[row.result]++
+		t.Run(row.name, func(t *testing.T) {
+			h := row.header.Clone()
+			h.Set("X-User-Id", "spoofed-admin")
+			n := up.Count()
+			resp := send(t, row.method, c.URL("/orders"), h, nil)
+			if resp.StatusCode != http.StatusOK || up.Count() != n+1 {
+				t.Fatalf("status %d, reached the upstream %d times; observe mode passes every request on once", resp.StatusCode, up.Count()-n)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != "" {
+				t.Errorf("challenge %q sent in observe mode", got)
+			}
+			got := up.Last(t).Header
+			wantUser := ""
+			if row.result == "allowed" {
+				wantUser = "user-42"
+			}
+			for _, name := range []string{"X-User-Id", "X-Placeholder-User", "X-Placeholder-Sub"} {
+				if got.Get(name) != wantUser {
+					t.Errorf("upstream got %s %q, want %q", name, got.Get(name), wantUser)
+				}
+			}
+		})
+	}
+
+	after := scrapeMetrics(t, c)
+	for _, result := range allResults {
+		observed := `caddy_jwt_observed_requests_total{result="` + result + `"}`
+		if got := after[observed] - before[observed]; got != wantCounts[result] {
+			t.Errorf("%s moved by %v, want %v", observed, got, wantCounts[result])
+		}
+		enforced := `caddy_jwt_requests_total{result="` + result + `"}`
+		if got := after[enforced] - before[enforced]; got != 0 {
+			t.Errorf("%s moved by %v in observe mode, want 0", enforced, got)
+		}
+	}
+
+	entries := waitForLogEntries(t, c, observedLogMessage, len(rows)-1)
+	logged := map[string]int{}
+	for _, e := range entries {
+		logged[e.str("result")]++
+		if e.str("reason") == "" || e.str("client_ip") == "" {
+			t.Errorf("log line without reason or client: %v", e)
+		}
+	}
+	for result, n := range wantCounts {
+		if result != "allowed" && logged[result] != int(n) {
+			t.Errorf("%d log lines with result %s, want %d", logged[result], result, int(n))
+		}
+	}
+	if logged["allowed"] != 0 || len(jwtLogEntries(c.Logs(), "request rejected")) != 0 {
+		t.Error("observe mode logged an allowed request, or a rejection it did not make")
+	}
+
+	// Switching to enforce is a config reload.
+	if err := c.Reload(strings.Replace(readCaddyfile(t, c), "mode observe", "mode enforce", 1)); err != nil {
+		t.Fatal(err)
+	}
+	check(t, c, up, http.MethodGet, "/orders", rows[3].header, expectation{http.StatusUnauthorized, invalidToken(descExpired)})
+	check(t, c, up, http.MethodGet, "/orders", bearer(good), accepted)
+}
