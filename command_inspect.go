@@ -62,7 +62,7 @@ missing. A leading "Bearer " is ignored.
 	f.String("iss", "", "Require this issuer")
 	f.StringArray("aud", nil, "Require one of these audiences; repeatable")
 	f.Duration("leeway", defaultLeeway, "Clock skew tolerated for exp, nbf and iat")
-	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+	cmd.RunE = jwtCommandFunc(func(fl caddycmd.Flags) (int, error) {
 		return cmdInspect(fl, cmd.InOrStdin(), cmd.OutOrStdout())
 	})
 	return cmd

@@ -56,7 +56,7 @@ Private keys are refused: a JWKS is public.
 	cmd.Flags().StringArray("pub", nil, "PEM public key file; repeatable (required)")
 	cmd.Flags().StringArray("kid", nil, "Key ID of the --pub at the same position")
 	cmd.Flags().StringArray("alg", nil, "Algorithm of the --pub at the same position")
-	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+	cmd.RunE = jwtCommandFunc(func(fl caddycmd.Flags) (int, error) {
 		return cmdJWKS(fl, cmd.OutOrStdout())
 	})
 	return cmd
@@ -154,7 +154,7 @@ func newJSONWebKey(pub any, kid, algName string) (jsonWebKey, error) {
 	case ed25519.PublicKey:
 		jwk = jsonWebKey{KeyType: "OKP", Curve: "Ed25519", X: b64(k)}
 	}
-	alg := parseAlgorithm(algName)
+	alg := parseAlgorithmFlag(algName)
 	switch {
 	case algName == "" && algs.has(algRS256):
 		alg = algRS256

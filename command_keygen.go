@@ -75,14 +75,14 @@ Existing files are never overwritten.
 	cmd.Flags().String("out-dir", ".", "Directory to write the key files into")
 	cmd.Flags().String("kid", "", "Key ID; also names the files")
 	cmd.Flags().Int("rsa-bits", minRSABits, "RSA modulus size in bits (RS*, PS*)")
-	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+	cmd.RunE = jwtCommandFunc(func(fl caddycmd.Flags) (int, error) {
 		return cmdKeygen(fl, cmd.OutOrStdout())
 	})
 	return cmd
 }
 
 func cmdKeygen(fl caddycmd.Flags, out io.Writer) (int, error) {
-	alg := parseAlgorithm(fl.String("alg"))
+	alg := parseAlgorithmFlag(fl.String("alg"))
 	if alg == algNone {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("--alg must be one of %s", allAlgorithms)
 	}

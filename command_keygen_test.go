@@ -169,7 +169,6 @@ func TestKeygenRefusesBadInput(t *testing.T) {
 	for name, args := range map[string][]string{
 		"no alg":         {},
 		"none":           {"--alg", "none"},
-		"lower case":     {"--alg", "es256"},
 		"kid as a path":  {"--alg", "ES256", "--kid", "../evil"},
 		"small RSA":      {"--alg", "RS256", "--rsa-bits", "1024"},
 		"huge RSA":       {"--alg", "RS256", "--rsa-bits", "8200"},

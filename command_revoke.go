@@ -62,7 +62,7 @@ published on <prefix>revoked (--channel), so that instances with push
 invalidation drop their cached answers at once. The location is any the
 revocation directive takes: redis://, rediss://, unix://,
 redis+sentinel://…?master_name=M, redis+cluster://….`,
-		Example: `  $ caddy jwt revoke --store file --location /var/lib/caddy/revoked.json --jti 3f1c --exp 1767225600
+		Example: `  $ caddy jwt revoke --store file --location /var/lib/caddy/revoked.json --jti 3f1c --exp 2030-01-01T00:00:00Z
   $ caddy jwt revoke --store redis --location redis://127.0.0.1:6379/0 --sub alice --logout
   $ caddy jwt revoke --store redis --location redis://127.0.0.1:6379/0 --sub alice --version 4
   $ caddy jwt revoke --store redis --location 'redis+sentinel://10.0.0.1:26379?master_name=main&addr=10.0.0.2:26379' --password '{env.REDIS_PASSWORD}' --sub alice --logout`,
@@ -150,12 +150,12 @@ func (o *revokeOptions) run(ctx context.Context, out io.Writer, now time.Time) e
 	if err != nil {
 		return err
 	}
+	// An entry for a token that has expired would deny nothing (the
+	// handler refuses it as expired anyway) and is pruned at once. An --exp
+	// in the past is far more likely a wrong value, e.g. a copied example
+	// time, than a wish to do nothing: say so, and write nothing.
 	if c.jti != "" && !c.exp.After(now) {
-		fmt.Fprintf(out, "jti %s: the token expired at %s; nothing to deny\n", c.jti, c.exp.UTC().Format(time.RFC3339))
-		c.jti = ""
-		if c.subject == "" {
-			return nil
-		}
+		return fmt.Errorf("--exp %s is in the past (%s): that token has already expired and a revocation would deny nothing; give the exp of a token that is still valid", o.exp, c.exp.UTC().Format(time.RFC3339))
 	}
 	switch o.store {
 	case "file":
@@ -167,7 +167,7 @@ func (o *revokeOptions) run(ctx context.Context, out io.Writer, now time.Time) e
 		return fmt.Errorf("--store must be file or redis, not %q", o.store)
 	}
 	if err != nil {
-		return fmt.Errorf("revoke: %v", err)
+		return err
 	}
 	c.report(out)
 	return nil

@@ -59,8 +59,11 @@ unless --claim or --claims-json set them.
     secret.
 
 --exp
-    Lifetime, e.g. 15m (the default) or 2h. Longer than 24h is refused
-    unless --allow-long is given.
+    Lifetime, e.g. 15m (the default), 2h or 1d (units as in a Caddyfile:
+    ns, us, ms, s, m, h, d). Longer than 24h is refused unless
+    --allow-long is given. A negative lifetime signs a token that has
+    already expired, for testing how it is refused: --exp -1h expired an
+    hour ago.
 
 --nbf
     Not-before: an offset from now (e.g. 5m, -1m), an RFC 3339 time or a
@@ -90,13 +93,13 @@ unless --claim or --claims-json set them.
 	f.String("sub", "", "Subject claim")
 	f.String("iss", "", "Issuer claim")
 	f.StringArray("aud", nil, "Audience claim; repeatable")
-	f.Duration("exp", 15*time.Minute, "Lifetime of the token")
+	f.String("exp", "15m", "Lifetime of the token, e.g. 15m, 2h, 1d; negative for an expired one")
 	f.Bool("allow-long", false, "Allow --exp longer than 24h")
 	f.String("nbf", "", "Not-before: offset from now, RFC 3339 or unix time")
 	f.StringArray("claim", nil, "Claim as name=value; repeatable")
 	f.String("claims-json", "", "File (or -) with a JSON object of claims")
 	f.String("typ", "JWT", "JOSE header typ")
-	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+	cmd.RunE = jwtCommandFunc(func(fl caddycmd.Flags) (int, error) {
 		return cmdSign(fl, cmd.InOrStdin(), cmd.OutOrStdout())
 	})
 	return cmd
@@ -143,11 +146,11 @@ func cmdSign(fl caddycmd.Flags, in io.Reader, out io.Writer) (int, error) {
 		claims["iat"] = numericDate(now)
 	}
 	if _, ok := claims["exp"]; !ok || fl.Changed("exp") {
-		exp, _ := fl.GetDuration("exp")
-		if exp <= 0 {
-			return caddy.ExitCodeFailedStartup, fmt.Errorf("--exp must be positive, not %s", exp)
+		lifetime, err := parseSignLifetime(fl.String("exp"))
+		if err != nil {
+			return caddy.ExitCodeFailedStartup, err
 		}
-		claims["exp"] = numericDate(now.Add(exp))
+		claims["exp"] = numericDate(now.Add(lifetime))
 	}
 	if nbf := fl.String("nbf"); nbf != "" {
 		t, err := parseTimeFlag(nbf, now)
@@ -197,6 +200,20 @@ func checkSignLifetime(claims jwt.MapClaims, now time.Time, allowLong bool) erro
 		return fmt.Errorf("the token would live %s, longer than %s; pass --allow-long if you mean it", lifetime.Round(time.Second), maxSignLifetime)
 	}
 	return nil
+}
+
+// parseSignLifetime reads --exp with Caddy's own duration syntax, which
+// adds d (days) to Go's units. Zero is refused: such a token would expire
+// as it is made, which is never what a test of either kind wants.
+func parseSignLifetime(s string) (time.Duration, error) {
+	d, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--exp %q is not a duration such as 15m, 2h or 1d (negative, e.g. -1h, for a token that has already expired)", s)
+	}
+	if d == 0 {
+		return 0, fmt.Errorf("--exp %s: a token must live for some time; give a lifetime such as 15m, or a negative one, e.g. -1h, for an already expired token", s)
+	}
+	return d, nil
 }
 
 // claimValue reads a --claim value as JSON when it is JSON, so that numbers,
@@ -354,7 +371,7 @@ func (k *signingKey) algorithmFor(name string) (algorithm, error) {
 		}
 		return parseAlgorithm(k.algorithms.names()[0]), nil
 	}
-	alg := parseAlgorithm(name)
+	alg := parseAlgorithmFlag(name)
 	if alg == algNone {
 		return algNone, fmt.Errorf("--alg %q: want one of %s", name, allAlgorithms)
 	}

@@ -97,6 +97,49 @@ func TestSignGivesEachTokenItsOwnJTI(t *testing.T) {
 	}
 }
 
+// TestSignLifetimes: --exp takes Caddy's durations (days included), and a
+// negative one signs a token that has already expired, which the handler
+// refuses as expired.
+func TestSignLifetimes(t *testing.T) {
+	priv, pub := keyPair(t, "ES256")
+	key, err := loadPublicKeyFile(&PublicKeyFile{Path: pub}, allAlgorithms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for flag, want := range map[string]time.Duration{
+		"1d":    24 * time.Hour,
+		"1h30m": 90 * time.Minute,
+		"-1h":   -time.Hour,
+		"-2d":   -48 * time.Hour,
+	} {
+		out, err := runCommand(t, newSignCommand, "", "--key", priv, "--exp", flag)
+		if err != nil {
+			t.Fatalf("--exp %s: %v", flag, err)
+		}
+		token := strings.TrimSpace(out)
+		decoded, _ := decodeUnverified(token)
+		got, _ := decoded.claims["exp"].(json.Number).Int64()
+		if w := now.Add(want).Unix(); got < w-2 || got > w+2 {
+			t.Errorf("--exp %s: exp = %d, want %d", flag, got, w)
+		}
+		_, rsn := verifierFor(key).verify(context.Background(), token, time.Now())
+		if wantReason := map[bool]reason{true: reasonAllowed, false: reasonExpired}[want > 0]; rsn != wantReason {
+			t.Errorf("--exp %s: the handler says %s, want %s", flag, rsn, wantReason)
+		}
+	}
+}
+
+// TestSignTakesAlgorithmNamesInAnyCase: a name typed on the command line
+// is matched in any case; the header carries the registered spelling.
+func TestSignTakesAlgorithmNamesInAnyCase(t *testing.T) {
+	priv, pub := keyPair(t, "EdDSA")
+	_, header, _ := signedClaims(t, pub, "--key", priv, "--alg", "eddsa")
+	if header["alg"] != "EdDSA" {
+		t.Fatalf("--alg eddsa: header alg %v, want EdDSA", header["alg"])
+	}
+}
+
 func TestSignNotBefore(t *testing.T) {
 	priv, _ := keyPair(t, "ES256")
 	now := time.Now()
@@ -159,7 +202,9 @@ func TestSignRefusesKeysThatDoNotFitTheAlgorithm(t *testing.T) {
 		"secret for ES256":         {"--key", secret32, "--alg", "ES256"},
 		"decoded secret too short": {"--key", secret32, "--secret-base64"},
 		"bad claim":                {"--key", priv, "--claim", "novalue"},
-		"negative exp":             {"--key", priv, "--exp", "-5m"},
+		"zero exp":                 {"--key", priv, "--exp", "0s"},
+		"exp without a unit":       {"--key", priv, "--exp", "15"},
+		"unknown algorithm":        {"--key", priv, "--alg", "ES999"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := runCommand(t, newSignCommand, "", args...)

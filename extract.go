@@ -15,15 +15,25 @@ type TokenSource struct {
 	Header string `json:"header,omitempty"`
 
 	// For Header: the authentication scheme that precedes the token, e.g.
-	// `Bearer` (matched case-insensitively, RFC 9110 §11.1). Default: none,
-	// the whole header value is the token; for `Authorization`, `Bearer`.
+	// `Bearer` (matched case-insensitively, RFC 9110 §11.1). A value that
+	// starts with the scheme followed by anything but a token character
+	// is read as ours, and is malformed unless it is the scheme, spaces or
+	// tabs, and one base64url token; `BearerX` is another scheme. Default:
+	// none, the whole header value is the token; for `Authorization`,
+	// `Bearer`.
 	Scheme string `json:"scheme,omitempty"`
 
-	// A cookie name.
+	// A cookie name. Every pair with this name in every Cookie header
+	// counts; a value that is not base64url and dots (quoted, percent- or
+	// backslash-escaped, non-ASCII), or a name that PHP, Rack or a trim of
+	// non-ASCII white space would read as this one (`%73ession`,
+	// `session[]`), makes the token malformed.
 	Cookie string `json:"cookie,omitempty"`
 
 	// A URL query parameter. Tokens in URLs end up in logs and browser
-	// history; prefer a header or cookie.
+	// history; prefer a header or cookie. A parameter whose name a
+	// framework folds into this one (PHP's `.`, space or `[` for `_`,
+	// `name[]`, another case) makes the token malformed.
 	Query string `json:"query,omitempty"`
 }
 
@@ -40,6 +50,9 @@ type tokenSource struct {
 	kind   sourceKind
 	name   string // canonical header name, cookie name or query parameter
 	scheme string // lower case, header only
+	// folded is the cookie or query name as foldName stores it, to find
+	// the spellings other parsers read as name.
+	folded string
 }
 
 func (s *tokenSource) String() string {
@@ -78,11 +91,11 @@ func (h *Handler) provisionTokenSources() ([]tokenSource, error) {
 			set++
 		}
 		if f.Cookie != "" {
-			src = tokenSource{kind: fromCookie, name: f.Cookie}
+			src = tokenSource{kind: fromCookie, name: f.Cookie, folded: foldName(f.Cookie, false)}
 			set++
 		}
 		if f.Query != "" {
-			src = tokenSource{kind: fromQuery, name: f.Query}
+			src = tokenSource{kind: fromQuery, name: f.Query, folded: foldName(f.Query, true)}
 			set++
 			h.logger.Warn("tokens read from the query string end up in access logs, proxies and browser history; prefer a header or a cookie",
 				zapString("query_parameter", f.Query))
@@ -161,14 +174,7 @@ func (s *tokenSource) values(r *http.Request) ([]string, reason) {
 		}
 		return out, reasonAllowed
 	case fromCookie:
-		cookies := r.CookiesNamed(s.name)
-		out := make([]string, 0, len(cookies))
-		for _, c := range cookies {
-			if c.Value != "" {
-				out = append(out, c.Value)
-			}
-		}
-		return out, reasonAllowed
+		return s.tokensFromCookies(r.Header["Cookie"])
 	case fromQuery:
 		return s.tokensFromQuery(r.URL.RawQuery)
 	}
@@ -177,12 +183,17 @@ func (s *tokenSource) values(r *http.Request) ([]string, reason) {
 
 // tokensFromQuery returns the values of the parameter in a raw query. A
 // value that does not decode is malformed rather than skipped: an upstream
-// may decode it another way (HTTP parameter pollution).
+// may decode it another way (HTTP parameter pollution). So is a pair whose
+// name some framework reads as the parameter's (see foldsTo):
+// `access.token`, `access_token[]`, `Access_Token`, `%20access_token`.
 func (s *tokenSource) tokensFromQuery(rawQuery string) ([]string, reason) {
 	var out []string
 	for _, pair := range queryPairs(rawQuery) {
 		value, ours := queryPairValue(pair, s.name)
 		if !ours {
+			if key, _, _ := strings.Cut(pair, "="); foldsTo(key, s.folded, true) {
+				return nil, reasonMalformed
+			}
 			continue
 		}
 		v, err := url.QueryUnescape(value)
@@ -227,23 +238,55 @@ func queryPairValue(pair, name string) (string, bool) {
 
 // tokenFromHeader returns the token in one header value, and whether the
 // value is ours at all: with a scheme configured, a value with another
-// scheme (say Basic) belongs to someone else and is left alone.
+// scheme (say Basic, or BearerX) belongs to someone else and is left alone.
+//
+// A value is ours as soon as it starts with the scheme followed by a byte
+// that cannot continue a scheme name (RFC 9110 §11.1: schemes are tokens),
+// because other stacks split credentials on any white space, U+00A0 and
+// U+3000 included, or on commas. Ours but not exactly `<scheme> <token>`,
+// with spaces or tabs between, is malformed: "" with true. So is a value
+// whose scheme follows bytes that some stack trims as white space.
 func (s *tokenSource) tokenFromHeader(v string) (string, bool) {
-	v = strings.TrimSpace(v)
+	v = trimOWS(v)
 	if s.scheme == "" {
 		return v, v != ""
 	}
-	if len(v) < len(s.scheme) || !strings.EqualFold(v[:len(s.scheme)], s.scheme) {
+	start := 0
+	for start < len(v) && foldTrimmed(v[start]) {
+		start++
+	}
+	rest, ok := cutSchemeFold(v[start:], s.scheme)
+	if !ok || rest != "" && isTokenChar(rest[0]) {
+		return "", false // another scheme
+	}
+	if start > 0 || rest == "" || rest[0] != ' ' && rest[0] != '\t' {
+		return "", true
+	}
+	// RFC 6750 §2.1: one b64token after the scheme. "Bearer a b" has two,
+	// and stacks differ in which one they read.
+	tok := trimOWS(rest)
+	if !isCompactJWS(tok) {
+		return "", true
+	}
+	return tok, true
+}
+
+// cutSchemeFold returns what follows scheme, matched ASCII
+// case-insensitively (scheme is lower case), at the start of v.
+func cutSchemeFold(v, scheme string) (string, bool) {
+	if len(v) < len(scheme) {
 		return "", false
 	}
-	rest := v[len(s.scheme):]
-	if rest == "" {
-		return "", true // "Bearer" with nothing after it
+	for i := 0; i < len(scheme); i++ {
+		c := v[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != scheme[i] {
+			return "", false
+		}
 	}
-	if rest[0] != ' ' && rest[0] != '\t' {
-		return "", false // "Bearerish xyz": another scheme
-	}
-	return strings.TrimSpace(rest), true
+	return v[len(scheme):], true
 }
 
 // strip removes the token from the places it was found, so the upstream
@@ -282,28 +325,6 @@ func (s *tokenSource) strip(r *http.Request) {
 		r.URL.RawQuery = withoutQueryParameter(r.URL.RawQuery, s.name)
 		r.RequestURI = r.URL.RequestURI()
 	}
-}
-
-// withoutCookie removes the named cookie from one Cookie header line and
-// leaves the other cookies as the client sent them: parsing and re-adding
-// them would drop every cookie net/http finds invalid (JSON values,
-// backslashes), which the upstream may well rely on.
-func withoutCookie(line, name string) string {
-	var b strings.Builder
-	for pair := range strings.SplitSeq(line, ";") {
-		pair = strings.TrimSpace(pair)
-		if pair == "" {
-			continue
-		}
-		if key, _, _ := strings.Cut(pair, "="); strings.TrimSpace(key) == name {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(pair)
-	}
-	return b.String()
 }
 
 // withoutQueryParameter removes every pair of the parameter from a raw

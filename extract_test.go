@@ -1,6 +1,7 @@
 package caddyjwt
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -272,5 +273,130 @@ func TestProvisionTokenSources(t *testing.T) {
 		if _, err := h.provisionTokenSources(); err == nil {
 			t.Errorf("source %+v was accepted", bad)
 		}
+	}
+}
+
+// TestTokenLocationsAreReadAsTheMostPermissiveUpstreamReadsThem: a request
+// passes only if every upstream framework reads no token or the one jwt
+// verified. Whatever one of them could read as a token of ours, spelled or
+// encoded so that Go would skip it, is refused; look-alikes that no
+// framework folds into the configured name stay someone else's.
+func TestTokenLocationsAreReadAsTheMostPermissiveUpstreamReadsThem(t *testing.T) {
+	var (
+		byHeader     = &TokenSource{Header: "Authorization"}
+		byCookie     = &TokenSource{Cookie: "session"}
+		byUnderscore = &TokenSource{Cookie: "jwt_token"}
+		byDotted     = &TokenSource{Cookie: "jwt.token"}
+		byQuery      = &TokenSource{Query: "access_token"}
+	)
+	manyCookies := func(n int, last string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "c%d=v; ", i)
+		}
+		return "Cookie: " + b.String() + last
+	}
+	cases := []struct {
+		name   string
+		from   *TokenSource
+		req    *http.Request
+		raw    string
+		reason reason
+	}{
+		{"header: scheme then U+00A0 is ours, malformed", byHeader, request("/", "Authorization: Bearer\u00a0tok"), "", reasonMalformed},
+		{"header: scheme then a lone 0xA0 byte is ours, malformed", byHeader, request("/", "Authorization: Bearer\xa0tok"), "", reasonMalformed},
+		{"header: scheme then U+3000 is ours, malformed", byHeader, request("/", "Authorization: Bearer\u3000tok"), "", reasonMalformed},
+		{"header: scheme then a comma is ours, malformed", byHeader, request("/", "Authorization: Bearer,tok"), "", reasonMalformed},
+		{"header: scheme then = is ours, malformed", byHeader, request("/", "Authorization: Bearer=tok"), "", reasonMalformed},
+		{"header: scheme then a quote is ours, malformed", byHeader, request("/", `Authorization: Bearer"tok"`), "", reasonMalformed},
+		{"header: scheme then a slash is ours, malformed", byHeader, request("/", "Authorization: Bearer/tok"), "", reasonMalformed},
+		{"header: two tokens after the scheme, malformed", byHeader, request("/", "Authorization: Bearer tok other"), "", reasonMalformed},
+		{"header: token with a byte no JWS has, malformed", byHeader, request("/", "Authorization: Bearer tok%41"), "", reasonMalformed},
+		{"header: non-ASCII space before the scheme, malformed", byHeader, request("/", "Authorization: \u00a0Bearer tok"), "", reasonMalformed},
+		{"header: malformed value beside a valid one, malformed", byHeader, request("/", "Authorization: Bearer\u00a0other", "Authorization: Bearer tok"), "", reasonMalformed},
+		{"header: scheme continued by a token character is another scheme", byHeader, request("/", "Authorization: Bearer-Token tok"), "", reasonAllowed},
+		{"header: scheme continued by a digit is another scheme", byHeader, request("/", "Authorization: Bearer2 tok"), "", reasonAllowed},
+		{"header: tab between scheme and token", byHeader, request("/", "Authorization: Bearer\ttok"), "tok", reasonAllowed},
+
+		{"cookie: read beside a pair net/http skips", byCookie, request("/", `Cookie: x=a\b; y="; session=tok`), "tok", reasonAllowed},
+		{"cookie: read from the second Cookie line", byCookie, request("/", "Cookie: a=1", "Cookie: session=tok"), "tok", reasonAllowed},
+		{"cookie: different tokens in two Cookie lines, ambiguous", byCookie, request("/", "Cookie: session=tok", "Cookie: session=other"), "", reasonAmbiguous},
+		{"cookie: after 3,500 other pairs still read", byCookie, request("/", manyCookies(3500, "session=tok")), "tok", reasonAllowed},
+		{"cookie: a second token after 3,500 pairs, ambiguous", byCookie, request("/", manyCookies(3500, "session=tok; session=other")), "", reasonAmbiguous},
+		{"cookie: value with a backslash, malformed", byCookie, request("/", `Cookie: session=to\k`), "", reasonMalformed},
+		{"cookie: value with a stray quote, malformed", byCookie, request("/", `Cookie: session=tok"`), "", reasonMalformed},
+		{"cookie: quoted value, malformed (PHP keeps the quotes)", byCookie, request("/", `Cookie: session="tok"`), "", reasonMalformed},
+		{"cookie: value with a non-ASCII byte, malformed", byCookie, request("/", "Cookie: session=tok\xe9"), "", reasonMalformed},
+		{"cookie: percent-encoded value, malformed (Express and PHP decode it)", byCookie, request("/", "Cookie: session=%74ok"), "", reasonMalformed},
+		{"cookie: value with a plus, malformed (PHP decodes it to a space)", byCookie, request("/", "Cookie: session=t+ok"), "", reasonMalformed},
+		{"cookie: space after =, malformed (PHP keeps it)", byCookie, request("/", "Cookie: session= tok"), "", reasonMalformed},
+		{"cookie: value with a comma, malformed", byCookie, request("/", "Cookie: session=tok,session=other"), "", reasonMalformed},
+		{"cookie: unparseable pair before a valid one, malformed", byCookie, request("/", `Cookie: session=a\b; session=tok`), "", reasonMalformed},
+		{"cookie: percent-encoded name, malformed (PHP decodes names)", byCookie, request("/", "Cookie: %73ession=other; session=tok"), "", reasonMalformed},
+		{"cookie: name with an array suffix, malformed", byCookie, request("/", "Cookie: session[]=other"), "", reasonMalformed},
+		{"cookie: name with an array key, malformed", byCookie, request("/", "Cookie: session[x]=other"), "", reasonMalformed},
+		{"cookie: name after U+00A0, malformed", byCookie, request("/", "Cookie: \u00a0session=other"), "", reasonMalformed},
+		{"cookie: name ending in an encoded NUL, malformed", byCookie, request("/", "Cookie: session%00junk=other"), "", reasonMalformed},
+		{"cookie: name after a comma in another value, malformed", byCookie, request("/", "Cookie: a=1, session=other; session=tok"), "", reasonMalformed},
+		{"cookie: PHP's dot for underscore, malformed", byUnderscore, request("/", "Cookie: jwt.token=other"), "", reasonMalformed},
+		{"cookie: PHP's space for underscore, malformed", byUnderscore, request("/", "Cookie: jwt+token=other"), "", reasonMalformed},
+		{"cookie: PHP's bracket for underscore, malformed", byUnderscore, request("/", "Cookie: jwt[token=other"), "", reasonMalformed},
+		{"cookie: a dotted name's PHP form, malformed", byDotted, request("/", "Cookie: jwt_token=other; jwt.token=tok"), "", reasonMalformed},
+		{"cookie: a dotted name itself", byDotted, request("/", "Cookie: jwt.token=tok"), "tok", reasonAllowed},
+		{"cookie: spaces around the name are trimmed", byCookie, request("/", "Cookie: a=1;  session =tok"), "tok", reasonAllowed},
+		{"cookie: another case is another cookie", byCookie, request("/", "Cookie: Session=other; session=tok"), "tok", reasonAllowed},
+		{"cookie: a longer name is another cookie", byCookie, request("/", "Cookie: session_id=other; sessions=x; my.session=y; session=tok"), "tok", reasonAllowed},
+		{"cookie: a name without a value is no token", byCookie, request("/", "Cookie: session"), "", reasonAllowed},
+
+		{"query: PHP's dot for underscore, malformed", byQuery, request("/?access.token=other&access_token=tok"), "", reasonMalformed},
+		{"query: PHP's space for underscore, malformed", byQuery, request("/?access+token=other"), "", reasonMalformed},
+		{"query: PHP's encoded space for underscore, malformed", byQuery, request("/?access%20token=other"), "", reasonMalformed},
+		{"query: PHP's bracket for underscore, malformed", byQuery, request("/?access[token=other"), "", reasonMalformed},
+		{"query: array suffix, malformed", byQuery, request("/?access_token[]=other"), "", reasonMalformed},
+		{"query: array key, malformed", byQuery, request("/?access_token[x]=other"), "", reasonMalformed},
+		{"query: encoded array suffix, malformed", byQuery, request("/?access%5Ftoken%5B%5D=other"), "", reasonMalformed},
+		{"query: upper case, malformed (ASP.NET ignores case)", byQuery, request("/?ACCESS_TOKEN=other"), "", reasonMalformed},
+		{"query: mixed case, malformed", byQuery, request("/?Access_Token=other&access_token=tok"), "", reasonMalformed},
+		{"query: leading space, malformed (PHP drops it)", byQuery, request("/?+access_token=other"), "", reasonMalformed},
+		{"query: trailing encoded NUL, malformed", byQuery, request("/?access_token%00junk=other"), "", reasonMalformed},
+		{"query: leading U+00A0, malformed", byQuery, request("/?%C2%A0access_token=other"), "", reasonMalformed},
+		{"query: encoded name is the parameter itself", byQuery, request("/?access%5Ftoken=tok"), "tok", reasonAllowed},
+		{"query: look-alikes no framework folds are other parameters", byQuery, request("/?access_token_x=1&xaccess_token=2&access=3&token=4&access_token=tok"), "tok", reasonAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := handlerWithSources(t, false, tc.from)
+			found, rsn := h.readToken(tc.req)
+			if rsn != tc.reason {
+				t.Fatalf("reason = %v, want %v", rsn, tc.reason)
+			}
+			if rsn == reasonAllowed && found.raw != tc.raw {
+				t.Errorf("token = %q, want %q", found.raw, tc.raw)
+			}
+		})
+	}
+}
+
+// TestStripTokenRemovesEveryPairTheReaderRead: with thousands of cookies
+// and the token in several lines, strip_token removes each pair the reader
+// counted and keeps every other one.
+func TestStripTokenRemovesEveryPairTheReaderRead(t *testing.T) {
+	h := handlerWithSources(t, true, &TokenSource{Cookie: "session"})
+	var b strings.Builder
+	for i := range 3500 {
+		fmt.Fprintf(&b, "c%d=v; ", i)
+	}
+	r := request("/", "Cookie: "+b.String()+"session=tok", "Cookie: session =tok; keep=1", "Cookie: session=tok")
+	found, rsn := h.readToken(r)
+	if rsn != reasonAllowed || found.raw != "tok" {
+		t.Fatalf("readToken = %q, %v", found.raw, rsn)
+	}
+	h.sources[0].strip(r)
+	lines := r.Header.Values("Cookie")
+	if len(lines) != 2 || lines[1] != "keep=1" || strings.Count(lines[0], "=v") != 3500 {
+		t.Fatalf("Cookie lines after strip: %d, last %q", len(lines), lines[len(lines)-1])
+	}
+	if values, rsn := h.sources[0].values(r); len(values) != 0 || rsn != reasonAllowed {
+		t.Errorf("after strip the reader still finds %q (%v)", values, rsn)
 	}
 }

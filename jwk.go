@@ -127,13 +127,13 @@ type skippedKey struct {
 // are kept. Handing the whole set to jwkset would refuse all of it for
 // one such member, and a provider adding, say, an encryption key with a
 // new `use` would take every token down. Only a body that is not a JWK
-// Set at all is an error.
+// Set at all is an error (the JSON error, which the caller words).
 func parseFetchedJWKS(body []byte, allowed algorithmSet, source string) ([]*verificationKey, []skippedKey, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, nil, fmt.Errorf("not a JWK Set: %v", err)
+		return nil, nil, err
 	}
 	keys := make([]*verificationKey, 0, len(set.Keys))
 	var skipped []skippedKey

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -254,11 +255,11 @@ func (f *jwksFetcher) fetch(ctx context.Context, haveKeys bool) (fetchResult, er
 			// The provider may have moved its keys: ask again next time.
 			f.jwksURL = ""
 		}
-		return fetchResult{}, err
+		return fetchResult{}, fetchFailure(err, rt.status, f.cfg.timeout)
 	}
 	keys, skipped, err := parseFetchedJWKS(body, f.cfg.allowed, "jwks "+f.cfg.label())
 	if err != nil {
-		return fetchResult{}, err
+		return fetchResult{}, fmt.Errorf("the response is not a usable JWK Set: %v", err)
 	}
 	if len(keys) > 0 {
 		// Only a set that will be installed may be confirmed by a 304.
@@ -268,8 +269,8 @@ func (f *jwksFetcher) fetch(ctx context.Context, haveKeys bool) (fetchResult, er
 }
 
 // get requests the JWKS URL and reads the body of a 200. A 304 to a
-// conditional request returns no body and no error. Errors never show the
-// URL, which may carry a credential: the log line names the set.
+// conditional request returns no body and no error. Errors are as the
+// client gives them; fetchFailure words them for the log.
 func (f *jwksFetcher) get(ctx context.Context, rt *jwksTransport) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.timeout)
 	defer cancel()
@@ -279,20 +280,40 @@ func (f *jwksFetcher) get(ctx context.Context, rt *jwksTransport) ([]byte, error
 	}
 	resp, err := f.client(rt).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching the JWKS: %v", withoutURL(err))
+		return nil, err
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified && rt.ifNoneMatch != "":
 		return nil, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("the JWKS URL answered %d", resp.StatusCode)
+		return nil, errUnexpectedStatus
 	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("reading the JWKS: %v", withoutURL(err))
+	return io.ReadAll(resp.Body)
+}
+
+// errUnexpectedStatus is a JWKS response other than 200 (or 304 to a
+// conditional request); the transport recorded which.
+var errUnexpectedStatus = errors.New("unexpected status")
+
+// fetchFailure says in one sentence why a fetch failed, without the URL,
+// which may carry a credential and is the log line's jwks field anyway;
+// status is the response's, 0 if none came.
+func fetchFailure(err error, status int, timeout time.Duration) error {
+	var urlErr *url.Error
+	switch {
+	case errors.Is(err, errJWKSTooLarge):
+		return errJWKSTooLarge
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &urlErr) && urlErr.Timeout():
+		return fmt.Errorf("no answer within the timeout of %s", timeout)
+	case errors.Is(err, errRedirectDowngrade):
+		return errRedirectDowngrade
+	case errors.As(err, &urlErr):
+		return fmt.Errorf("cannot reach the server: %v", urlErr.Err)
+	case errors.Is(err, errUnexpectedStatus):
+		return fmt.Errorf("the server answered %d %s, not 200 with a JWK Set", status, http.StatusText(status))
 	}
-	return body, nil
+	return fmt.Errorf("reading the response: %v", withoutURL(err))
 }
 
 // jwksTransport sends the conditional request, records what the response

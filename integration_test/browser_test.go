@@ -44,7 +44,7 @@ func requireChromium(t *testing.T) {
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	requireChromium(t)
-	profile := t.TempDir()
+	profile, browserTemp := t.TempDir(), t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox, // root in containers and CI is refused otherwise
@@ -55,9 +55,11 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1024, 640),
-		// The crash reporter writes under $XDG_CONFIG_HOME: keep it in the
-		// test's own directory.
-		chromedp.Env("XDG_CONFIG_HOME="+filepath.Join(profile, "config"), "XDG_CACHE_HOME="+filepath.Join(profile, "cache")),
+		// The crash reporter writes under $XDG_CONFIG_HOME, and Chromium
+		// makes an org.chromium.Chromium.* directory under $TMPDIR that
+		// it leaves behind when it is stopped: keep both in the test's
+		// own directories.
+		chromedp.Env("XDG_CONFIG_HOME="+filepath.Join(profile, "config"), "XDG_CACHE_HOME="+filepath.Join(profile, "cache"), "TMPDIR="+browserTemp),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
@@ -65,6 +67,11 @@ func newBrowser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 
 	startTarget(t, ctx, "starting chromium")
+	// Chromium makes its singleton socket's directory before it takes
+	// connections: it is in the test's TMPDIR, so none is left in /tmp.
+	if dirs, _ := filepath.Glob(filepath.Join(browserTemp, "org.chromium.Chromium.*")); len(dirs) == 0 {
+		t.Errorf("chromium made no org.chromium.Chromium.* directory in its TMPDIR %s: it writes it elsewhere (in /tmp, where it stays)", browserTemp)
+	}
 	return ctx
 }
 

@@ -588,13 +588,13 @@ func TestJWKSIdPExample(t *testing.T) {
 
 	publisher := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	caddyfile := string(data)
-	for _, s := range []string{"http://localhost:8082", "http://localhost:8083 {"} {
+	for _, s := range []string{"http://localhost:8084", "http://localhost:8083 {"} {
 		if !strings.Contains(caddyfile, s) {
 			t.Fatalf("examples/jwks-idp/Caddyfile no longer has %q; update this test", s)
 		}
 	}
 	caddyfile = strings.ReplaceAll(caddyfile, "http://localhost:8083 {", "{{site}} {")
-	caddyfile = strings.ReplaceAll(caddyfile, "http://localhost:8082", "http://"+publisher)
+	caddyfile = strings.ReplaceAll(caddyfile, "http://localhost:8084", "http://"+publisher)
 	caddyfile = "{\n\t{{base}}\n}\n" + caddyfile
 
 	one := idpKey{newKey(t, "ES256"), "2026-01"}

@@ -162,10 +162,10 @@ func tokenHeader(t *testing.T, token string) map[string]any {
 // its resource become the test site.
 func mcpExample(t *testing.T) string {
 	t.Helper()
-	caddyfile := exampleOnTestPorts(t, "mcp", "http://localhost:8080")
-	const resource = "resource http://localhost:8080/mcp "
+	caddyfile := exampleOnTestPorts(t, "mcp", "http://localhost:8085")
+	const resource = "resource http://localhost:8085/mcp "
 	if !strings.Contains(caddyfile, resource) {
-		t.Fatal("examples/mcp/Caddyfile does not protect http://localhost:8080/mcp any more; update this test")
+		t.Fatal("examples/mcp/Caddyfile does not protect http://localhost:8085/mcp any more; update this test")
 	}
 	return strings.Replace(caddyfile, resource, "resource {{site}}/mcp ", 1)
 }
