@@ -105,7 +105,15 @@ func (s *revocationSubscriber) stop() {
 func (s *revocationSubscriber) run(ctx context.Context) {
 	defer close(s.done)
 	ps := s.client.Subscribe(ctx, s.channel)
-	defer ps.Close()
+	// Closing interrupts a receive that is waiting on the connection, so
+	// that stop does not wait for its timeout.
+	closed := make(chan struct{})
+	defer func() { <-closed }()
+	go func() {
+		<-ctx.Done()
+		_ = ps.Close()
+		close(closed)
+	}()
 	lastHeard := time.Now()
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, pushHealthEvery)
