@@ -50,6 +50,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_token_size <bytes>
 //		resource       <uri> [{ authorization_server <url>...; scopes <scope>...; documentation <url>; name <text> }]
 //		mode           enforce|observe
+//		dpop           [off|allowed|required] { algorithms; leeway; max_age; origin; replay }
+//		dpop_nonce     { secret <value> [base64]; rotate <d> }
+//		client_certificate_header <header>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -237,6 +240,30 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Resource = pr
+		case "dpop":
+			if h.DPoP != nil {
+				return d.Err("dpop given twice")
+			}
+			cfg, err := unmarshalDPoP(d)
+			if err != nil {
+				return err
+			}
+			h.DPoP = cfg
+		case "client_certificate_header":
+			v, err := singleArg(d)
+			if err != nil {
+				return err
+			}
+			h.ClientCertificateHeader = v
+		case "dpop_nonce":
+			if h.DPoPNonce != nil {
+				return d.Err("dpop_nonce given twice")
+			}
+			cfg, err := unmarshalDPoPNonce(d)
+			if err != nil {
+				return err
+			}
+			h.DPoPNonce = cfg
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

@@ -176,6 +176,26 @@ type Handler struct {
 	// switching to `enforce` is a config reload. Default: `enforce`.
 	Mode string `json:"mode,omitempty"`
 
+	// DPoP proof of possession (RFC 9449): `mode` off, allowed (the
+	// default) or required, and how proofs are checked. A token whose
+	// claims carry `cnf.jkt` never passes without a valid proof. (A token
+	// carrying `cnf.x5t#S256` passes only over TLS with the client
+	// certificate it names, RFC 8705, whatever this says.)
+	DPoP *DPoPConfig `json:"dpop,omitempty"`
+
+	// Server-provided DPoP nonces (RFC 9449 §8, §9). Default: off.
+	DPoPNonce *DPoPNonceConfig `json:"dpop_nonce,omitempty"`
+
+	// For certificate-bound tokens (RFC 8705) behind a proxy that
+	// terminates TLS: the request header in which the proxy forwards the
+	// client certificate it verified, as PEM (URL-escaped or not) or
+	// base64 DER. It is read only on requests from the server's
+	// `trusted_proxies`, and only when the connection to Caddy has no
+	// client certificate of its own; the proxy must overwrite any copy
+	// the client sends. Default: none, only Caddy's own TLS client
+	// certificate counts.
+	ClientCertificateHeader string `json:"client_certificate_header,omitempty"`
+
 	// Everything below is computed in Provision; ServeHTTP only reads it.
 	logger       *zap.Logger
 	verifier     *tokenVerifier
@@ -192,7 +212,11 @@ type Handler struct {
 	observe      bool
 	requests     *[reasonCount]prometheus.Counter // by reason, for this mode
 	rejectionLog *rejectionSampler
+	dpop         *dpopChecker
+	dpopSource   int // index of the DPoP scheme in sources, -1 for none
 	cleanups     []func()
+
+	clientCertificateHeader string // canonical ClientCertificateHeader
 }
 
 // KeySources are the places keys come from. They appear at the top level of
@@ -296,6 +320,23 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	var err error
 	if h.sources, err = h.provisionTokenSources(); err != nil {
 		return err
+	}
+	var stopDPoP func()
+	h.dpop, stopDPoP, err = h.provisionDPoP(ctx)
+	if stopDPoP != nil {
+		h.cleanups = append(h.cleanups, stopDPoP)
+	}
+	if err != nil {
+		return err
+	}
+	if h.sources, h.dpopSource, err = addDPoPSource(h.sources, h.dpop); err != nil {
+		return err
+	}
+	if h.ClientCertificateHeader != "" {
+		if !validHeaderName(h.ClientCertificateHeader) {
+			return fmt.Errorf("jwt: client_certificate_header: %q is not a valid header name", h.ClientCertificateHeader)
+		}
+		h.clientCertificateHeader = http.CanonicalHeaderKey(h.ClientCertificateHeader)
 	}
 	if h.Resource != nil && len(h.Audience) == 0 {
 		// RFC 8707 §2: a token for this resource names it in aud; one

@@ -37,6 +37,27 @@ const (
 	reasonAuthenticationLevel
 	reasonAuthenticationTooOld
 	reasonNoAuthTime
+	reasonDPoPMissingProof
+	reasonDPoPManyProofs
+	reasonDPoPMalformedProof
+	reasonDPoPBadType
+	reasonDPoPBadAlgorithm
+	reasonDPoPBadKey
+	reasonDPoPBadSignature
+	reasonDPoPWrongMethod
+	reasonDPoPWrongURI
+	reasonDPoPStale
+	reasonDPoPWrongToken
+	reasonDPoPWrongKey
+	reasonDPoPReplayed
+	reasonDPoPNonceRequired
+	reasonDPoPReplayUnavailable
+	reasonDPoPBoundAsBearer
+	reasonDPoPTokenUnbound
+	reasonDPoPRequired
+	reasonDPoPOff
+	reasonCertificateMissing
+	reasonCertificateMismatch
 	reasonCount
 )
 
@@ -48,6 +69,11 @@ const (
 	// RFC 9470 §3: the token is valid, the user's authentication is not
 	// strong or recent enough.
 	errInsufficientUserAuthentication = "insufficient_user_authentication"
+
+	// RFC 9449 §7.1 and §9: errors of the DPoP proof, carried by the
+	// DPoP challenge.
+	errInvalidDPoPProof = "invalid_dpop_proof"
+	errUseDPoPNonce     = "use_dpop_nonce"
 )
 
 type reasonInfo struct {
@@ -62,6 +88,9 @@ type reasonInfo struct {
 	metric string
 	// challenge: whether a WWW-Authenticate challenge is sent.
 	challenge bool
+	// dpop: the error concerns the DPoP proof, so the DPoP challenge
+	// carries it, whatever scheme the token came with.
+	dpop bool
 }
 
 var reasons = [reasonCount]reasonInfo{
@@ -93,6 +122,29 @@ var reasons = [reasonCount]reasonInfo{
 	reasonAuthenticationLevel:   {status: http.StatusUnauthorized, code: errInsufficientUserAuthentication, metric: "forbidden", challenge: true, description: "a stronger authentication is required"},
 	reasonAuthenticationTooOld:  {status: http.StatusUnauthorized, code: errInsufficientUserAuthentication, metric: "forbidden", challenge: true, description: "a more recent authentication is required"},
 	reasonNoAuthTime:            {status: http.StatusUnauthorized, code: errInsufficientUserAuthentication, metric: "forbidden", challenge: true, description: "the token has no auth_time, which max_age needs"},
+
+	// Sender-constrained tokens: DPoP proofs (RFC 9449) and certificate-bound tokens (RFC 8705).
+	reasonDPoPMissingProof:      {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof is missing"},
+	reasonDPoPManyProofs:        {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "more than one DPoP proof"},
+	reasonDPoPMalformedProof:    {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof is malformed"},
+	reasonDPoPBadType:           {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof's typ is not dpop+jwt"},
+	reasonDPoPBadAlgorithm:      {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof's algorithm is not accepted"},
+	reasonDPoPBadKey:            {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof's jwk is not a usable public key"},
+	reasonDPoPBadSignature:      {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof's signature is invalid"},
+	reasonDPoPWrongMethod:       {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof is for another method"},
+	reasonDPoPWrongURI:          {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof is for another URI"},
+	reasonDPoPStale:             {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof is too old or issued in the future"},
+	reasonDPoPWrongToken:        {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "invalid_proof", challenge: true, dpop: true, description: "the DPoP proof is for another access token"},
+	reasonDPoPWrongKey:          {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "sender_mismatch", challenge: true, dpop: true, description: "the DPoP proof is signed by another key than the token is bound to"},
+	reasonDPoPReplayed:          {status: http.StatusUnauthorized, code: errInvalidDPoPProof, metric: "replayed_proof", challenge: true, dpop: true, description: "the DPoP proof has been used before"},
+	reasonDPoPNonceRequired:     {status: http.StatusUnauthorized, code: errUseDPoPNonce, metric: "nonce_required", challenge: true, dpop: true, description: "the DPoP proof needs the current server nonce"},
+	reasonDPoPReplayUnavailable: {status: http.StatusServiceUnavailable, metric: "unavailable", description: "DPoP replay store is not available"},
+	reasonDPoPBoundAsBearer:     {status: http.StatusUnauthorized, code: errInvalidToken, metric: "sender_mismatch", challenge: true, description: "the token is DPoP-bound: send it with the DPoP scheme and a proof"},
+	reasonDPoPTokenUnbound:      {status: http.StatusUnauthorized, code: errInvalidToken, metric: "sender_mismatch", challenge: true, description: "the token is not DPoP-bound"},
+	reasonDPoPRequired:          {status: http.StatusUnauthorized, code: errInvalidToken, metric: "sender_mismatch", challenge: true, description: "a DPoP-bound token is required"},
+	reasonDPoPOff:               {status: http.StatusUnauthorized, code: errInvalidToken, metric: "sender_mismatch", challenge: true, description: "DPoP-bound tokens are not accepted here"},
+	reasonCertificateMissing:    {status: http.StatusUnauthorized, code: errInvalidToken, metric: "sender_mismatch", challenge: true, description: "the token is bound to a TLS client certificate, and none was presented"},
+	reasonCertificateMismatch:   {status: http.StatusUnauthorized, code: errInvalidToken, metric: "sender_mismatch", challenge: true, description: "the token is bound to another TLS client certificate"},
 }
 
 func (r reason) info() *reasonInfo { return &reasons[r] }

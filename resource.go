@@ -244,7 +244,6 @@ func (m *resourceMetadata) serve(w http.ResponseWriter, r *http.Request) error {
 var errMetadataMethod = errors.New("the resource metadata is read with GET")
 
 // dpopRequired reports whether this handler accepts only DPoP-bound
-// tokens, which the metadata then says
-// (`dpop_bound_access_tokens_required`, RFC 9728 §2). Until DPoP
-// enforcement lands it is always false, so the member is left out.
-func (h *Handler) dpopRequired() bool { return false }
+// tokens (`dpop required`), which the metadata then says
+// (`dpop_bound_access_tokens_required`, RFC 9728 §2).
+func (h *Handler) dpopRequired() bool { return h.dpop != nil && h.dpop.mode == dpopRequired }

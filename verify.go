@@ -128,6 +128,9 @@ type verifiedToken struct {
 	// headerEnd and payloadEnd are the offsets of the two dots in the
 	// token as it was verified, so that the cache need not look again.
 	headerEnd, payloadEnd int
+
+	// binding is what the token's cnf claim binds it to (binding.go).
+	binding tokenBinding
 }
 
 // fits reports whether raw is within max_token_size: anything larger is
@@ -180,6 +183,9 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string, now time.Time) (
 	}
 	if rsn := v.checkClaims(scope, token, now); rsn != reasonAllowed {
 		return token, rsn
+	}
+	if token.binding, ok = readTokenBinding(token.claims, raw); !ok {
+		return token, reasonBadClaims
 	}
 	return token, reasonAllowed
 }

@@ -353,8 +353,12 @@ func TestMetricsCountEveryRequestByResultOnTheAdminEndpoint(t *testing.T) {
 	}
 }
 
+// senderConstraintResults are the results of DPoP and certificate-bound
+// tokens, which the dpop tests count.
+var senderConstraintResults = []string{"invalid_proof", "replayed_proof", "nonce_required", "sender_mismatch"}
+
 func knownResultSeries(series string) bool {
-	for _, r := range allResults {
+	for _, r := range append(allResults, senderConstraintResults...) {
 		if series == `caddy_jwt_requests_total{result="`+r+`"}` {
 			return true
 		}

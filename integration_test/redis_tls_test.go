@@ -23,14 +23,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
+// redisTestCA is a certificate authority made for one test.
+type redisTestCA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	pem  []byte
 }
 
-func newTestCA(t testing.TB, name string) *testCA {
+func newRedisTestCA(t testing.TB, name string) *redisTestCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -50,12 +50,12 @@ func newTestCA(t testing.TB, name string) *testCA {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &redisTestCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
 // issue makes a certificate for dnsName (server) or a client certificate,
 // and returns the paths of its PEM certificate and key.
-func (ca *testCA) issue(t testing.TB, dnsName string, client bool) (certPath, keyPath string) {
+func (ca *redisTestCA) issue(t testing.TB, dnsName string, client bool) (certPath, keyPath string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -96,9 +96,9 @@ func TestRedisOverTLSWithAPrivateCAAndClientCertificates(t *testing.T) {
 	t.Parallel()
 	requireCaddy(t)
 	server := redisTool(t, "redis-server")
-	ca := newTestCA(t, "fleet test CA")
+	ca := newRedisTestCA(t, "fleet test CA")
 	caPath := writeFile(t, "ca.pem", ca.pem)
-	wrongCAPath := writeFile(t, "wrong-ca.pem", newTestCA(t, "some other CA").pem)
+	wrongCAPath := writeFile(t, "wrong-ca.pem", newRedisTestCA(t, "some other CA").pem)
 	// The server's certificate names redis.test, not 127.0.0.1: the
 	// client must be told the server name.
 	serverCert, serverKey := ca.issue(t, "redis.test", false)

@@ -27,6 +27,7 @@ targets=(
 	". FuzzUnmarshalCaddyfile"
 	". FuzzFetchedJWKS"
 	"./internal/jws FuzzClaimsParser"
+	". FuzzDPoPProof"
 	"./internal/jws FuzzBase64URLDecoder"
 )
 
