@@ -26,6 +26,12 @@ type revokeOptions struct {
 	subject  string
 	logout   bool
 	version  int64
+	// conn holds the redis store's location, credentials and TLS, read
+	// as the revocation block reads them.
+	conn RedisConnection
+	// channel is where each revocation is published; empty: the
+	// prefix followed by "revoked", as the handler's push default.
+	channel string
 	// setVersion: --version was given (0 is a valid version).
 	setVersion bool
 }
@@ -51,13 +57,21 @@ The file store is rewritten atomically (a temporary file renamed over the
 old one), under a lock so that concurrent runs do not lose each other's
 entries, and expired jti entries are pruned. The redis store is written
 with the key layout the handler reads: SET <prefix>jti:<jti> EXAT <exp>,
-HSET <prefix>sub:<sub> not_before|version.`,
+HSET <prefix>sub:<sub> not_before|version, and each key written is then
+published on <prefix>revoked (--channel), so that instances with push
+invalidation drop their cached answers at once. The location is any the
+revocation directive takes: redis://, rediss://, unix://,
+redis+sentinel://…?master_name=M, redis+cluster://….`,
 		Example: `  $ caddy jwt revoke --store file --location /var/lib/caddy/revoked.json --jti 3f1c --exp 2030-01-01T00:00:00Z
   $ caddy jwt revoke --store redis --location redis://127.0.0.1:6379/0 --sub alice --logout
-  $ caddy jwt revoke --store redis --location redis://127.0.0.1:6379/0 --sub alice --version 4`,
+  $ caddy jwt revoke --store redis --location redis://127.0.0.1:6379/0 --sub alice --version 4
+  $ caddy jwt revoke --store redis --location 'redis+sentinel://10.0.0.1:26379?master_name=main&addr=10.0.0.2:26379' --password '{env.REDIS_PASSWORD}' --sub alice --logout`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.setVersion = cmd.Flags().Changed("version")
+			if *o.conn.TLS == (RedisTLS{}) {
+				o.conn.TLS = nil
+			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), time.Now())
 		},
 	}
@@ -70,6 +84,16 @@ HSET <prefix>sub:<sub> not_before|version.`,
 	fl.StringVar(&o.subject, "sub", "", "the subject to log out or whose version to set")
 	fl.BoolVar(&o.logout, "logout", false, "refuse the subject's tokens issued before now")
 	fl.Int64Var(&o.version, "version", 0, "the subject's new current token version")
+	fl.StringVar(&o.channel, "channel", "", "redis store: the push channel, as in the revocation block's push (default: the prefix followed by revoked)")
+	fl.StringVar(&o.conn.Username, "username", "", "redis store: the user, overriding the URL's ({env.*} and {file.*} placeholders resolve)")
+	fl.StringVar(&o.conn.Password, "password", "", "redis store: the password, overriding the URL's (better {env.*} or {file.*} than the value)")
+	fl.StringVar(&o.conn.SentinelUsername, "sentinel-username", "", "redis store: the sentinels' user")
+	fl.StringVar(&o.conn.SentinelPassword, "sentinel-password", "", "redis store: the sentinels' password")
+	o.conn.TLS = new(RedisTLS)
+	fl.StringVar(&o.conn.TLS.CA, "tls-ca", "", "redis store: PEM file of the CA that signs the server certificates")
+	fl.StringVar(&o.conn.TLS.ClientCert, "tls-client-cert", "", "redis store: PEM client certificate, for mutual TLS")
+	fl.StringVar(&o.conn.TLS.ClientKey, "tls-client-key", "", "redis store: PEM key of the client certificate")
+	fl.StringVar(&o.conn.TLS.ServerName, "tls-server-name", "", "redis store: the name the server certificate must carry")
 	return cmd
 }
 
@@ -137,7 +161,8 @@ func (o *revokeOptions) run(ctx context.Context, out io.Writer, now time.Time) e
 	case "file":
 		err = updateRevocationFile(o.location, now, c.applyTo)
 	case "redis":
-		err = c.writeRedis(ctx, o.location, o.prefix)
+		o.conn.Location = o.location
+		err = c.writeRedis(ctx, &o.conn, o.prefix, o.channel)
 	default:
 		return fmt.Errorf("--store must be file or redis, not %q", o.store)
 	}
@@ -168,23 +193,32 @@ func (c revokeChange) applyTo(f *revocationFile) {
 	f.Subjects[c.subject] = sub
 }
 
-// writeRedis writes the change with the commands an auth service would use,
-// in one transaction.
-func (c revokeChange) writeRedis(ctx context.Context, location, prefix string) error {
-	opts, err := parseRedisLocation(location)
+// writeRedis writes the change with the commands an auth service would
+// use, then publishes each key written for the instances that subscribe
+// (push invalidation).
+//
+// The commands go in one pipeline but not in a MULTI/EXEC transaction: the
+// jti key and the subject's hash usually hash to different Cluster slots,
+// where a transaction is refused (CROSSSLOT). Each command is atomic on its
+// own, and each revocation stands alone, so none depends on another.
+func (c revokeChange) writeRedis(ctx context.Context, conn *RedisConnection, prefix, channel string) error {
+	opts, err := conn.options()
 	if err != nil {
 		return err
 	}
-	// Without this, go-redis prints each failed dial on stderr before
-	// the command's own error says the same once.
-	routeRedisLogs()
-	client := redis.NewClient(opts)
+	client := opts.newClient()
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	var written []string
+	_, err = client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if c.jti != "" {
-			p.SetArgs(ctx, prefix+"jti:"+c.jti, "1", redis.SetArgs{ExpireAt: c.exp})
+			key := prefix + "jti:" + c.jti
+			p.SetArgs(ctx, key, "1", redis.SetArgs{ExpireAt: c.exp})
+			written = append(written, key)
+		}
+		if c.subject == "" {
+			return nil
 		}
 		key := prefix + "sub:" + c.subject
 		if !c.notBefore.IsZero() {
@@ -193,11 +227,20 @@ func (c revokeChange) writeRedis(ctx context.Context, location, prefix string) e
 		if c.setVersion {
 			p.HSet(ctx, key, "version", c.version)
 		}
+		written = append(written, key)
 		return nil
 	})
 	if err != nil {
-		// opts.Addr, not the location: the URL may hold a password.
-		return fmt.Errorf("redis at %s: %v", opts.Addr, err)
+		// The addresses, not the location: the URL may hold a password.
+		return fmt.Errorf("redis at %s: %v", opts.addresses(), err)
+	}
+	if channel == "" {
+		channel = prefix + "revoked"
+	}
+	for _, key := range written {
+		if err := publishRevocation(ctx, client, channel, key); err != nil {
+			return fmt.Errorf("written, but not published on %s (instances with push see it after their cache time): %v", channel, err)
+		}
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ func provisionProofReplay(_ caddy.Context, cfg *DPoPReplayConfig, logger *zap.Lo
 		if prefix == "" {
 			prefix = defaultRedisPrefix
 		}
-		store, err := openRedisReplayStore(cfg.Location, prefix)
+		store, err := openRedisReplayStore(cfg.Location, prefix, logger)
 		if err != nil {
 			return nil, nil, err
 		}

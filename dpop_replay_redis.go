@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // redisReplayStore remembers proofs in Redis, so that a fleet of Caddy
@@ -20,31 +21,23 @@ import (
 type redisReplayStore struct {
 	client redis.UniversalClient
 	prefix string
-	// closeClient: the client is this store's own, not a shared pool's.
-	closeClient bool
+	// release lets go of the shared client (see acquireRedisClient).
+	release func()
 }
 
-// newRedisReplayStore keeps proofs through client, which may be shared
-// with other users.
-func newRedisReplayStore(client redis.UniversalClient, prefix string) *redisReplayStore {
-	return &redisReplayStore{client: client, prefix: prefix}
-}
-
-// openRedisReplayStore makes a client of its own for location, with the
-// same URL forms and request-path timeouts as the revocation store. It
-// does not connect: Provision also runs on `caddy validate`.
-func openRedisReplayStore(location, prefix string) (*redisReplayStore, error) {
+// openRedisReplayStore takes the shared client of location (one pool per
+// location, kept across config reloads and shared with a revocation store
+// on the same Redis), with the same URL forms and request-path timeouts.
+// It does not connect: Provision also runs on `caddy validate`.
+func openRedisReplayStore(location, prefix string, logger *zap.Logger) (*redisReplayStore, error) {
 	if location == "" {
 		return nil, fmt.Errorf("jwt: dpop replay redis needs a redis:// URL")
 	}
-	opts, err := parseRedisLocation(location)
+	client, _, release, err := acquireRedisClient(&RedisConnection{Location: location}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("jwt: dpop replay redis: %v", err)
 	}
-	routeRedisLogs()
-	s := newRedisReplayStore(redis.NewClient(opts), prefix)
-	s.closeClient = true
-	return s, nil
+	return &redisReplayStore{client: client, prefix: prefix, release: release}, nil
 }
 
 // firstUse implements proofReplayStore.
@@ -61,11 +54,7 @@ func (s *redisReplayStore) firstUse(ctx context.Context, key string, expires tim
 	return first, nil
 }
 
-func (s *redisReplayStore) close() {
-	if s.closeClient {
-		_ = s.client.Close()
-	}
-}
+func (s *redisReplayStore) close() { s.release() }
 
 // Interface guard
 var _ proofReplayStore = (*redisReplayStore)(nil)

@@ -372,12 +372,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.Revocation != nil {
-		var stop func()
-		h.revocation, stop, err = h.Revocation.provision(ctx, h.logger)
-		if stop != nil {
-			h.cleanups = append(h.cleanups, stop)
-		}
-		if err != nil {
+		// The store module's Cleanup runs with the handler's context.
+		if h.revocation, err = h.Revocation.provision(ctx, h.logger); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package caddyjwt
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/singleflight"
@@ -22,38 +22,75 @@ import (
 // version higher than the token's version claim (or the token has none), or
 // when its `iat` is before its subject's last logout (`not_before`).
 type RevocationConfig struct {
-	// The store: `file` (one machine), `redis` (a fleet) or `http` (ask the
-	// auth service).
-	Store string `json:"store,omitempty"`
-
-	// The store's location: a file path, a `redis://`, `rediss://` or
-	// `unix://` URL, or an http(s) URL in which placeholders such as
-	// `{http.auth.jwt.sub}` are filled per request. `{env.*}`
-	// placeholders are resolved when the config loads.
-	Location string `json:"location,omitempty"`
+	// The store, a module in the `http.handlers.jwt.revocation` namespace
+	// named by its `module` key: `file` (one machine), `redis` (a fleet) or
+	// `http` (ask the auth service), or a third party's. Required.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=http.handlers.jwt.revocation inline_key=module"`
 
 	// The claim holding the token's version. Default: `ver`.
 	VersionClaim string `json:"version_claim,omitempty"`
 
-	// Redis and http stores: how long a lookup's answer is remembered, and
-	// so the longest a revocation takes to reach every instance. Errors
-	// are not remembered. The file store answers from memory and is not
-	// cached. Default: 1s.
+	// How long a lookup's answer is remembered, and so the longest a
+	// revocation takes to reach every instance, for stores whose answers
+	// may be cached (redis, http; the file store answers from memory and
+	// is not cached). Errors are not remembered. Default: 1s.
 	Cache caddy.Duration `json:"cache,omitempty"`
 
 	// What to do when the store cannot answer: `deny` (the default) answers
 	// 503 with Retry-After; `allow` lets the request pass and logs it.
 	OnError string `json:"on_error,omitempty"`
+}
 
-	// File store: how often the file is checked for changes. Default: 1s.
-	ReloadInterval caddy.Duration `json:"reload_interval,omitempty"`
+// RevocationStore is a revocation store module: the guest modules of
+// namespace `http.handlers.jwt.revocation` implement it. Lookup is called on
+// the request path, after the token's signature and registered claims have
+// been verified, so it must be quick and safe for concurrent use.
+type RevocationStore interface {
+	// CacheKey returns the key under which the answer to q may be cached
+	// for the revocation block's `cache` time: equal keys must mean equal
+	// questions. ok is false when answers are not to be cached, because
+	// the store answers from memory or because q asks nothing.
+	CacheKey(q RevocationQuery) (key string, ok bool)
 
-	// Redis store: the prefix of every key. Default: `jwt:`.
-	Prefix string `json:"prefix,omitempty"`
+	// Lookup answers q, in one round trip where the store is remote. An
+	// error means the store could not answer; its text is logged, so it
+	// must not carry secrets (passwords in URLs) or tokens. An error that
+	// is ErrRevocationQueryRefused refuses the token instead.
+	Lookup(ctx context.Context, q RevocationQuery) (RevocationFacts, error)
+}
 
-	// HTTP store: the response header carrying the subject's current token
-	// version. Default: `Token-Version`.
-	VersionHeader string `json:"version_header,omitempty"`
+// ErrRevocationQueryRefused is the error of a Lookup whose question the
+// token's own claims would change into another one (a claim of ".." in the
+// path an http store asks). The token is refused (401) whatever on_error
+// says, since letting it through unchecked would be the attacker's choice.
+var ErrRevocationQueryRefused = errors.New("the token's claims would change the revocation question")
+
+// RevocationQuery is what the handler asks a store about one verified
+// token.
+type RevocationQuery struct {
+	// TokenID is the token's `jti`; empty when it has none.
+	TokenID string
+	// Subject is the token's `sub`; empty when it has none.
+	Subject string
+	// Claims are all the token's claims, as decoded JSON (numbers are
+	// json.Number). Read only.
+	Claims map[string]any
+	// Request is the request being served, for stores that fill
+	// placeholders from it. Read only.
+	Request *http.Request
+}
+
+// RevocationFacts is what a store knows about one token: enough to apply
+// the three revocation rules.
+type RevocationFacts struct {
+	// TokenDenied: the token's jti is on the deny list (the http store:
+	// the auth service answered 410 Gone).
+	TokenDenied bool
+	// HasVersion and Version: the subject's current token version.
+	HasVersion bool
+	Version    int64
+	// NotBefore is the subject's last logout; zero when there is none.
+	NotBefore time.Time
 }
 
 // revocationChecker decides whether a verified token has been revoked.
@@ -61,68 +98,21 @@ type revocationChecker interface {
 	// check returns reasonAllowed, reasonRevoked,
 	// reasonRevocationUnavailable when the store cannot answer and
 	// on_error is deny, or reasonBadClaims when the token's claims cannot
-	// be looked up safely.
+	// be looked up safely (ErrRevocationQueryRefused).
 	check(r *http.Request, t *verifiedToken) reason
 }
 
-func (rc *RevocationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	args := d.RemainingArgs()
-	if len(args) != 2 {
-		return d.ArgErr()
-	}
-	rc.Store, rc.Location = args[0], args[1]
-	switch rc.Store {
-	case "file", "redis", "http":
-	default:
-		return d.Errf("revocation: unknown store %q (file, redis or http)", rc.Store)
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		var err error
-		switch sub {
-		case "version_claim":
-			rc.VersionClaim, err = singleArg(d)
-		case "cache":
-			rc.Cache, err = durationArg(d)
-		case "on_error":
-			rc.OnError, err = singleArg(d)
-			if err == nil && rc.OnError != "deny" && rc.OnError != "allow" {
-				err = d.Errf("revocation on_error must be deny or allow, not %q", rc.OnError)
-			}
-		case "reload_interval":
-			rc.ReloadInterval, err = durationArg(d)
-		case "prefix":
-			rc.Prefix, err = singleArg(d)
-		case "version_header":
-			rc.VersionHeader, err = singleArg(d)
-		default:
-			return d.Errf("revocation: unknown subdirective %q", sub)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func singleArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
-	}
-	v := d.Val()
-	if d.NextArg() {
-		return "", d.ArgErr()
-	}
-	return v, nil
+// sharedCacheStore is a store that keeps the lookup cache itself, with its
+// connection, so that the cache outlives a config reload and the store can
+// drop entries when it hears of a revocation (the redis store with push).
+type sharedCacheStore interface {
+	lookupCache(ttl time.Duration) (*revocationCache, error)
 }
 
 // Defaults of the revocation block.
 const (
 	defaultVersionClaim    = "ver"
 	defaultRevocationCache = time.Second
-	defaultReloadInterval  = time.Second
-	defaultRedisPrefix     = "jwt:"
-	defaultVersionHeader   = "Token-Version"
 
 	// revocationCacheEntries bounds the lookup cache. With keys of at most
 	// maxRevocationCacheKey bytes it holds well under 16 MiB.
@@ -133,48 +123,11 @@ const (
 	revocationErrorLogEvery = time.Second
 )
 
-// revocationFacts is what a store knows about one token: enough to apply
-// the three revocation rules, fetched in a single round trip.
-type revocationFacts struct {
-	// tokenDenied: the token's jti is on the deny list (the http store:
-	// the auth service answered 410 Gone).
-	tokenDenied bool
-	// hasVersion and version: the subject's current token version.
-	hasVersion bool
-	version    int64
-	// notBefore is the subject's last logout; zero when there is none.
-	notBefore time.Time
-}
-
-// revocationQuery is what one lookup asks a store.
-type revocationQuery struct {
-	// key identifies the question, so that the answer can be cached: the
-	// jti and subject, or the URL asked. Empty: there is nothing to ask.
-	key     string
-	jti     string
-	subject string
-	// unaskable: the token's claims would make the question another one
-	// (a claim of ".." in an http store's path). The token is refused.
-	unaskable bool
-}
-
-// revocationStore is where revocations are kept.
-type revocationStore interface {
-	// query says what must be asked about this token.
-	query(r *http.Request, t *verifiedToken) revocationQuery
-	// lookup asks it, in one round trip. An error means the store could
-	// not answer; it must not carry secrets (passwords in URLs) or
-	// tokens.
-	lookup(ctx context.Context, q revocationQuery) (revocationFacts, error)
-	// close stops background work and releases connections.
-	close()
-}
-
 // revocationCheck applies the three revocation rules to the facts a store
 // returns. It is the revocationChecker the handler calls.
 type revocationCheck struct {
-	store revocationStore
-	// cache is nil for a store that already answers from memory (file).
+	store RevocationStore
+	// cache is nil when no answer of the store is ever cached.
 	cache        *revocationCache
 	inflight     singleflight.Group
 	versionClaim claimPath
@@ -191,79 +144,72 @@ var (
 	revocationError   = revocationLookupsTotal.WithLabelValues("error")
 )
 
-// provision checks the config, fills in defaults and opens the store. The
-// returned stop func (also when there is an error) releases what was opened.
-func (rc *RevocationConfig) provision(ctx caddy.Context, logger *zap.Logger) (revocationChecker, func(), error) {
+// provision checks the config, fills in defaults and loads the store
+// module. The store's Cleanup runs with the handler's context, also when
+// provisioning fails half way.
+func (rc *RevocationConfig) provision(ctx caddy.Context, logger *zap.Logger) (revocationChecker, error) {
 	if rc.VersionClaim == "" {
 		rc.VersionClaim = defaultVersionClaim
 	}
 	if rc.Cache == 0 {
 		rc.Cache = caddy.Duration(defaultRevocationCache)
 	}
-	if rc.ReloadInterval == 0 {
-		rc.ReloadInterval = caddy.Duration(defaultReloadInterval)
+	if err := rc.validate(); err != nil {
+		return nil, err
 	}
-	if rc.Prefix == "" {
-		rc.Prefix = defaultRedisPrefix
-	}
-	if rc.VersionHeader == "" {
-		rc.VersionHeader = defaultVersionHeader
-	}
-	switch {
-	case rc.OnError != "" && rc.OnError != "deny" && rc.OnError != "allow":
-		return nil, nil, fmt.Errorf("jwt: revocation on_error must be deny or allow, not %q", rc.OnError)
-	case rc.Cache < 0:
-		return nil, nil, fmt.Errorf("jwt: revocation cache must not be negative")
-	case time.Duration(rc.ReloadInterval) < 10*time.Millisecond:
-		return nil, nil, fmt.Errorf("jwt: revocation reload_interval must be at least 10ms")
-	case !validHeaderName(rc.VersionHeader):
-		return nil, nil, fmt.Errorf("jwt: revocation version_header %q is not a valid header name", rc.VersionHeader)
-	}
-
-	logger = logger.With(zap.String("revocation_store", rc.Store))
-	var (
-		store revocationStore
-		err   error
-	)
-	switch rc.Store {
-	case "file":
-		store, err = rc.openFileStore(logger)
-	case "redis":
-		store, err = rc.openRedisStore()
-	case "http":
-		store, err = rc.openHTTPStore()
-	default:
-		err = fmt.Errorf("jwt: revocation: unknown store %q (file, redis or http)", rc.Store)
-	}
+	mod, err := ctx.LoadModule(rc, "StoreRaw")
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("jwt: revocation: %w", err)
+	}
+	store, ok := mod.(RevocationStore)
+	if !ok {
+		return nil, fmt.Errorf("jwt: revocation: module %T is not a revocation store", mod)
 	}
 	c := &revocationCheck{
 		store:        store,
 		versionClaim: compileClaimPath(rc.VersionClaim),
 		allowOnError: rc.OnError == "allow",
-		logger:       logger,
+		logger:       logger.With(zap.String("revocation_store", storeName(mod))),
 	}
-	// The file store answers from memory in well under a microsecond, less
-	// than a cache lookup costs; caching it would only delay revocations.
-	if _, inMemory := store.(*fileStore); !inMemory {
+	if shared, ok := store.(sharedCacheStore); ok {
+		c.cache, err = shared.lookupCache(time.Duration(rc.Cache))
+		if err != nil {
+			return nil, err
+		}
+	} else {
 		c.cache = newRevocationCache(time.Duration(rc.Cache), revocationCacheEntries)
 	}
-	return c, store.close, nil
+	return c, nil
+}
+
+// validate checks the block's own settings; each store checks its own.
+func (rc *RevocationConfig) validate() error {
+	switch {
+	case rc.StoreRaw == nil:
+		return errors.New("jwt: revocation: no store")
+	case rc.OnError != "" && rc.OnError != "deny" && rc.OnError != "allow":
+		return fmt.Errorf("jwt: revocation on_error must be deny or allow, not %q", rc.OnError)
+	case rc.Cache < 0:
+		return fmt.Errorf("jwt: revocation cache must not be negative")
+	}
+	return nil
+}
+
+// storeName is the store's module name for the log, e.g. redis.
+func storeName(mod any) string {
+	if m, ok := mod.(caddy.Module); ok {
+		return m.CaddyModule().ID.Name()
+	}
+	return fmt.Sprintf("%T", mod)
 }
 
 // check implements revocationChecker.
 func (c *revocationCheck) check(r *http.Request, t *verifiedToken) reason {
-	q := c.store.query(r, t)
-	if q.unaskable {
+	q := RevocationQuery{TokenID: t.tokenID, Subject: t.subject, Claims: t.claims, Request: r}
+	facts, cached, err := c.facts(r.Context(), q)
+	if errors.Is(err, ErrRevocationQueryRefused) {
 		return reasonBadClaims
 	}
-	if q.key == "" {
-		// No jti and no subject: nothing can have been revoked.
-		revocationValid.Inc()
-		return reasonAllowed
-	}
-	facts, cached, err := c.facts(r.Context(), q)
 	if err != nil {
 		revocationError.Inc()
 		return c.unavailable(err)
@@ -283,51 +229,57 @@ func (c *revocationCheck) check(r *http.Request, t *verifiedToken) reason {
 // facts answers q from the cache or the store. Concurrent misses for the
 // same key share one store lookup, so a popular token does not send a burst
 // of identical queries when its cache entry expires.
-func (c *revocationCheck) facts(ctx context.Context, q revocationQuery) (revocationFacts, bool, error) {
-	if c.cache == nil {
-		f, err := c.store.lookup(ctx, q)
+func (c *revocationCheck) facts(ctx context.Context, q RevocationQuery) (RevocationFacts, bool, error) {
+	key, cacheable := c.store.CacheKey(q)
+	if !cacheable {
+		f, err := c.store.Lookup(ctx, q)
 		return f, false, err
 	}
-	if f, ok := c.cache.get(q.key); ok {
+	if f, ok := c.cache.get(key); ok {
 		return f, true, nil
 	}
-	ch := c.inflight.DoChan(q.key, func() (any, error) {
+	ch := c.inflight.DoChan(key, func() (any, error) {
+		// The epoch is read before asking: an invalidation that arrives
+		// while the lookup is under way keeps its possibly stale answer
+		// out of the cache.
+		epoch := c.cache.epoch()
 		// Not the request's context: the lookup is shared with other
 		// requests, and the store's own timeouts bound it.
-		f, err := c.store.lookup(context.WithoutCancel(ctx), q)
+		f, err := c.store.Lookup(context.WithoutCancel(ctx), q)
 		if err == nil {
-			c.cache.put(q.key, f)
+			c.cache.put(key, q, f, epoch)
 		}
 		return f, err
 	})
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return revocationFacts{}, false, res.Err
+			return RevocationFacts{}, false, res.Err
 		}
-		return res.Val.(revocationFacts), false, nil
+		return res.Val.(RevocationFacts), false, nil
 	case <-ctx.Done():
-		return revocationFacts{}, false, ctx.Err()
+		return RevocationFacts{}, false, ctx.Err()
 	}
 }
 
-// revoked applies the three rules of revocation: a denied jti, an outdated version, an iat before the last logout.
-func (c *revocationCheck) revoked(t *verifiedToken, f revocationFacts) bool {
-	if f.tokenDenied {
+// revoked applies the three revocation rules: a denied jti, an outdated
+// version, an iat before the last logout.
+func (c *revocationCheck) revoked(t *verifiedToken, f RevocationFacts) bool {
+	if f.TokenDenied {
 		return true
 	}
-	if f.hasVersion {
+	if f.HasVersion {
 		v, ok := c.versionClaim.lookup(t.claims)
 		if !ok {
 			return true
 		}
 		tv, ok := tokenVersion(v)
-		if !ok || tv < f.version {
+		if !ok || tv < f.Version {
 			return true
 		}
 	}
 	// Without iat, a token cannot be shown to postdate the logout.
-	if !f.notBefore.IsZero() && (t.issuedAt.IsZero() || t.issuedAt.Before(f.notBefore)) {
+	if !f.NotBefore.IsZero() && (t.issuedAt.IsZero() || t.issuedAt.Before(f.NotBefore)) {
 		return true
 	}
 	return false

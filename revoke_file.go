@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
@@ -50,14 +49,27 @@ func parseRevocationFile(data []byte) (*revocationFile, error) {
 	return f, nil
 }
 
-// fileStore answers from the revocation file's last good contents, held in
-// memory and swapped whole when the file changes on disk. Requests only
-// load a pointer; they never wait on the disk.
-type fileStore struct {
-	path     string
-	interval time.Duration
-	logger   *zap.Logger
-	state    atomic.Pointer[revocationFile]
+func init() {
+	caddy.RegisterModule(new(FileStore))
+}
+
+// FileStore keeps revocations in a JSON file on this machine (see
+// revocationFile for the layout), held in memory and swapped whole when the
+// file changes on disk. Requests only load a pointer; they never wait on
+// the disk, and answers are not cached.
+type FileStore struct {
+	// The file's path. `{env.*}` and `{file.*}` placeholders are resolved
+	// when the config loads. A file that does not exist yet means nothing
+	// is revoked; the first `caddy jwt revoke` creates it. Required.
+	Location string `json:"location,omitempty"`
+
+	// How often the file is checked for changes. At least 10ms.
+	// Default: 1s.
+	ReloadInterval caddy.Duration `json:"reload_interval,omitempty"`
+
+	path   string
+	logger *zap.Logger
+	state  atomic.Pointer[revocationFile]
 
 	// seen is the file as last read, good or not; only the watcher
 	// goroutine uses it.
@@ -70,66 +82,86 @@ type fileStore struct {
 	done chan struct{}
 }
 
-// openFileStore reads the file and starts watching it. A file that does not
-// exist yet is an empty store (the first `caddy jwt revoke` creates it); a
-// file that exists but does not parse fails provisioning, since its
-// revocations would otherwise be silently ignored.
-func (rc *RevocationConfig) openFileStore(logger *zap.Logger) (*fileStore, error) {
-	path, err := caddy.NewReplacer().ReplaceOrErr(rc.Location, true, true)
+// defaultReloadInterval is how often the file store looks at its file.
+const defaultReloadInterval = time.Second
+
+// CaddyModule returns the Caddy module information.
+func (*FileStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.jwt.revocation.file",
+		New: func() caddy.Module { return new(FileStore) },
+	}
+}
+
+// Provision reads the file and starts watching it. A file that exists but
+// does not parse fails provisioning, since its revocations would otherwise
+// be silently ignored.
+func (s *FileStore) Provision(ctx caddy.Context) error {
+	if s.ReloadInterval == 0 {
+		s.ReloadInterval = caddy.Duration(defaultReloadInterval)
+	}
+	// Checked here too: the watcher's ticker must not start with it.
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	path, err := caddy.NewReplacer().ReplaceOrErr(s.Location, true, true)
 	if err != nil || path == "" {
-		return nil, fmt.Errorf("jwt: revocation file %q: %v", rc.Location, err)
+		return fmt.Errorf("jwt: revocation file %q: %v", s.Location, err)
 	}
-	s := &fileStore{
-		path:     path,
-		interval: time.Duration(rc.ReloadInterval),
-		logger:   logger.With(zap.String("path", path)),
-		done:     make(chan struct{}),
-	}
+	s.path = path
+	s.logger = ctx.Logger().With(zap.String("path", path))
+	s.done = make(chan struct{})
 	s.state.Store(&revocationFile{})
 	switch loaded, err := s.reload(); {
 	case errors.Is(err, fs.ErrNotExist):
 		s.logger.Info("revocation file does not exist yet; no token is revoked until it is written")
 	case err != nil:
-		return nil, fmt.Errorf("jwt: revocation file %s: %v", path, err)
+		return fmt.Errorf("jwt: revocation file %s: %v", path, err)
 	case loaded:
 		s.logLoaded("revocation file loaded")
 	}
 	var watchCtx context.Context
 	watchCtx, s.stop = context.WithCancel(context.Background())
 	go s.watch(watchCtx)
-	return s, nil
+	return nil
 }
 
-func (s *fileStore) close() {
+// Validate checks the reload interval.
+func (s *FileStore) Validate() error {
+	if time.Duration(s.ReloadInterval) < 10*time.Millisecond {
+		return errors.New("jwt: revocation reload_interval must be at least 10ms")
+	}
+	return nil
+}
+
+// Cleanup stops watching the file.
+func (s *FileStore) Cleanup() error {
 	if s.stop != nil {
 		s.stop()
 		<-s.done
+		s.stop = nil
 	}
+	return nil
 }
 
-// query implements revocationStore.
-func (s *fileStore) query(_ *http.Request, t *verifiedToken) revocationQuery {
-	q := revocationQuery{jti: t.tokenID, subject: t.subject}
-	if q.jti != "" || q.subject != "" {
-		q.key = "file" // not cached; any non-empty key will do
-	}
-	return q
-}
+// CacheKey implements RevocationStore: answers come from memory, faster
+// than a cache lookup, and caching them would only delay revocations.
+func (s *FileStore) CacheKey(RevocationQuery) (string, bool) { return "", false }
 
-// lookup implements revocationStore.
-func (s *fileStore) lookup(_ context.Context, q revocationQuery) (revocationFacts, error) {
+// Lookup implements RevocationStore.
+func (s *FileStore) Lookup(_ context.Context, q RevocationQuery) (RevocationFacts, error) {
 	state := s.state.Load()
-	var f revocationFacts
-	if q.jti != "" {
-		_, f.tokenDenied = state.RevokedJTI[q.jti]
+	var f RevocationFacts
+	if q.TokenID != "" {
+		_, f.TokenDenied = state.RevokedJTI[q.TokenID]
 	}
-	if q.subject != "" {
-		if sub, ok := state.Subjects[q.subject]; ok {
+	if q.Subject != "" {
+		if sub, ok := state.Subjects[q.Subject]; ok {
 			if sub.Version != nil {
-				f.hasVersion, f.version = true, *sub.Version
+				f.HasVersion, f.Version = true, *sub.Version
 			}
 			if sub.NotBefore != nil {
-				f.notBefore = time.Unix(*sub.NotBefore, 0)
+				f.NotBefore = time.Unix(*sub.NotBefore, 0)
 			}
 		}
 	}
@@ -137,9 +169,9 @@ func (s *fileStore) lookup(_ context.Context, q revocationQuery) (revocationFact
 }
 
 // watch re-reads the file when it changes, until ctx is done.
-func (s *fileStore) watch(ctx context.Context) {
+func (s *FileStore) watch(ctx context.Context) {
 	defer close(s.done)
-	ticker := time.NewTicker(s.interval)
+	ticker := time.NewTicker(time.Duration(s.ReloadInterval))
 	defer ticker.Stop()
 	lastErr := ""
 	for {
@@ -174,7 +206,7 @@ func (s *fileStore) watch(ctx context.Context) {
 // makes a new file), size and modification time. Since a rewrite in place
 // within the file system's timestamp granularity can keep all three, a file
 // modified recently is also compared by content.
-func (s *fileStore) reload() (bool, error) {
+func (s *FileStore) reload() (bool, error) {
 	info, err := os.Stat(s.path)
 	if err != nil {
 		return false, err
@@ -182,7 +214,7 @@ func (s *fileStore) reload() (bool, error) {
 	prev := s.seen.info
 	changed := prev == nil || !os.SameFile(prev, info) ||
 		info.Size() != prev.Size() || !info.ModTime().Equal(prev.ModTime())
-	recent := time.Since(info.ModTime()) < 2*time.Second+2*s.interval
+	recent := time.Since(info.ModTime()) < 2*time.Second+2*time.Duration(s.ReloadInterval)
 	if !changed && !recent {
 		return false, nil
 	}
@@ -203,12 +235,17 @@ func (s *fileStore) reload() (bool, error) {
 	return true, nil
 }
 
-func (s *fileStore) logLoaded(msg string) {
+func (s *FileStore) logLoaded(msg string) {
 	state := s.state.Load()
 	s.logger.Info(msg,
 		zap.Int("revoked_jti", len(state.RevokedJTI)),
 		zap.Int("subjects", len(state.Subjects)))
 }
 
-// Interface guard
-var _ revocationStore = (*fileStore)(nil)
+// Interface guards
+var (
+	_ RevocationStore    = (*FileStore)(nil)
+	_ caddy.Provisioner  = (*FileStore)(nil)
+	_ caddy.Validator    = (*FileStore)(nil)
+	_ caddy.CleanerUpper = (*FileStore)(nil)
+)

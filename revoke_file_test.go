@@ -8,29 +8,22 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 )
 
 // openTestFileStore opens a file store on path, checked every interval and
 // stopped at the end of the test. Tests that call reload themselves pass
 // an hour, so that the watcher never runs beside them.
-func openTestFileStore(t *testing.T, path string, interval time.Duration) *fileStore {
+func openTestFileStore(t *testing.T, path string, interval time.Duration) *FileStore {
 	t.Helper()
-	rc := &RevocationConfig{Store: "file", Location: path, ReloadInterval: caddy.Duration(interval)}
-	s, err := rc.openFileStore(zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.close)
-	return s
+	return provisionStore(t, &FileStore{Location: path, ReloadInterval: caddy.Duration(interval)})
 }
 
 // waitForFacts polls the store until pred holds for q's facts.
-func waitForFacts(t *testing.T, s *fileStore, q revocationQuery, what string, pred func(revocationFacts) bool) {
+func waitForFacts(t *testing.T, s *FileStore, q RevocationQuery, what string, pred func(RevocationFacts) bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		f, _ := s.lookup(t.Context(), q)
+		f, _ := s.Lookup(t.Context(), q)
 		if pred(f) {
 			return
 		}
@@ -54,22 +47,22 @@ func denyJTI(t *testing.T, path, jti string) {
 func TestFileStoreStartsEmptyAndPicksUpTheFileWhenWritten(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "revoked.json")
 	s := openTestFileStore(t, path, 20*time.Millisecond)
-	if f, _ := s.lookup(t.Context(), revocationQuery{jti: "a"}); f.tokenDenied {
+	if f, _ := s.Lookup(t.Context(), RevocationQuery{TokenID: "a"}); f.TokenDenied {
 		t.Fatal("denied before anything was written")
 	}
 	denyJTI(t, path, "a")
-	waitForFacts(t, s, revocationQuery{jti: "a"}, "jti a denied", func(f revocationFacts) bool { return f.tokenDenied })
+	waitForFacts(t, s, RevocationQuery{TokenID: "a"}, "jti a denied", func(f RevocationFacts) bool { return f.TokenDenied })
 }
 
 func TestFileStoreReadsSubjects(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "revoked.json")
 	os.WriteFile(path, []byte(`{"revoked_jti": {}, "subjects": {"alice": {"version": 3, "not_before": 1700000000}, "bob": {"version": 0}}}`), 0o644)
 	s := openTestFileStore(t, path, time.Hour)
-	f, _ := s.lookup(t.Context(), revocationQuery{subject: "alice"})
-	if !f.hasVersion || f.version != 3 || f.notBefore.Unix() != 1700000000 {
+	f, _ := s.Lookup(t.Context(), RevocationQuery{Subject: "alice"})
+	if !f.HasVersion || f.Version != 3 || f.NotBefore.Unix() != 1700000000 {
 		t.Errorf("alice: got %+v", f)
 	}
-	if f, _ := s.lookup(t.Context(), revocationQuery{subject: "bob"}); !f.hasVersion || f.version != 0 || !f.notBefore.IsZero() {
+	if f, _ := s.Lookup(t.Context(), RevocationQuery{Subject: "bob"}); !f.HasVersion || f.Version != 0 || !f.NotBefore.IsZero() {
 		t.Errorf("bob (version 0 is a version): got %+v", f)
 	}
 }
@@ -78,8 +71,8 @@ func TestFileStoreKeepsTheLastGoodStateWhenTheFileBreaks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "revoked.json")
 	denyJTI(t, path, "a")
 	s := openTestFileStore(t, path, time.Hour)
-	q := revocationQuery{jti: "a"}
-	if f, _ := s.lookup(t.Context(), q); !f.tokenDenied {
+	q := RevocationQuery{TokenID: "a"}
+	if f, _ := s.Lookup(t.Context(), q); !f.TokenDenied {
 		t.Fatal("jti a not denied after load")
 	}
 	good, _ := os.ReadFile(path)
@@ -95,7 +88,7 @@ func TestFileStoreKeepsTheLastGoodStateWhenTheFileBreaks(t *testing.T) {
 		if loaded, err := s.reload(); loaded || err == nil {
 			t.Errorf("%s file: loaded=%v err=%v, want an error", name, loaded, err)
 		}
-		if f, _ := s.lookup(t.Context(), q); !f.tokenDenied {
+		if f, _ := s.Lookup(t.Context(), q); !f.TokenDenied {
 			t.Fatalf("%s file wiped the loaded revocation of jti a", name)
 		}
 	}
@@ -105,7 +98,7 @@ func TestFileStoreKeepsTheLastGoodStateWhenTheFileBreaks(t *testing.T) {
 	if _, err := s.reload(); err == nil {
 		t.Error("a removed file reloaded without error")
 	}
-	if f, _ := s.lookup(t.Context(), q); !f.tokenDenied {
+	if f, _ := s.Lookup(t.Context(), q); !f.TokenDenied {
 		t.Fatal("removing the file wiped the loaded revocation of jti a")
 	}
 	// A good file written after the broken ones is picked up.
@@ -113,7 +106,7 @@ func TestFileStoreKeepsTheLastGoodStateWhenTheFileBreaks(t *testing.T) {
 	if loaded, err := s.reload(); !loaded || err != nil {
 		t.Fatalf("good file: loaded=%v err=%v", loaded, err)
 	}
-	if f, _ := s.lookup(t.Context(), revocationQuery{jti: "b"}); !f.tokenDenied {
+	if f, _ := s.Lookup(t.Context(), RevocationQuery{TokenID: "b"}); !f.TokenDenied {
 		t.Error("jti b of the repaired file not denied")
 	}
 }
@@ -130,7 +123,7 @@ func TestFileStoreSeesARewriteWithTheSameSizeAndTime(t *testing.T) {
 	if loaded, err := s.reload(); !loaded || err != nil {
 		t.Fatalf("loaded=%v err=%v, want the rewrite loaded", loaded, err)
 	}
-	if f, _ := s.lookup(t.Context(), revocationQuery{jti: "bbbb"}); !f.tokenDenied {
+	if f, _ := s.Lookup(t.Context(), RevocationQuery{TokenID: "bbbb"}); !f.TokenDenied {
 		t.Error("jti bbbb not denied")
 	}
 	if loaded, _ := s.reload(); loaded {
@@ -141,11 +134,7 @@ func TestFileStoreSeesARewriteWithTheSameSizeAndTime(t *testing.T) {
 func TestFileStoreFailsProvisionOnACorruptFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "revoked.json")
 	os.WriteFile(path, []byte(`{"revoked_jti": {"a": 1`), 0o644)
-	rc := &RevocationConfig{Store: "file", Location: path}
-	_, stop, err := rc.provision(caddy.Context{}, zap.NewNop())
-	if stop != nil {
-		stop()
-	}
+	_, _, err := provisionRevocation(t, RevocationConfig{}, &FileStore{Location: path})
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("got %v, want an error naming the file", err)
 	}
@@ -197,8 +186,7 @@ func TestUpdateRevocationFileRefusesToOverwriteACorruptFile(t *testing.T) {
 
 func TestFileStoreWatcherStopsOnClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "revoked.json")
-	rc := &RevocationConfig{Store: "file", Location: path}
-	_, stop, err := rc.provision(caddy.Context{}, zap.NewNop())
+	_, stop, err := provisionRevocation(t, RevocationConfig{}, &FileStore{Location: path})
 	if err != nil {
 		t.Fatal(err)
 	}

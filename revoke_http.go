@@ -27,9 +27,13 @@ const (
 	notBeforeHeader = "Token-Not-Before"
 )
 
-// httpStore asks the operator's auth service about each token (cached for
-// `cache`): GET the location, with placeholders such as
-// {http.auth.jwt.sub} filled from the token and the request. The answer:
+func init() {
+	caddy.RegisterModule(new(HTTPStore))
+}
+
+// HTTPStore asks the operator's auth service about each token (cached for
+// the revocation block's `cache`): GET the location, with placeholders such
+// as {http.auth.jwt.sub} filled from the token and the request. The answer:
 //
 //	200  the subject's current version in version_header (absent: none),
 //	     and its last logout in Token-Not-Before (absent: none)
@@ -37,10 +41,31 @@ const (
 //	410  this token is revoked (for a URL that names its jti)
 //
 // Anything else, or no answer within the timeout, is a store error.
-type httpStore struct {
+type HTTPStore struct {
+	// The URL to ask, http:// or https://. Claim placeholders
+	// (`{http.auth.jwt.*}`) and other request placeholders are filled per
+	// request and URL-escaped; `{env.*}` is resolved once when the config
+	// loads, unescaped, so that it can name the host. Required.
+	Location string `json:"location,omitempty"`
+
+	// The response header carrying the subject's current token version.
+	// Default: `Token-Version`.
+	VersionHeader string `json:"version_header,omitempty"`
+
 	template      []urlSegment
 	versionHeader string
 	client        *http.Client
+}
+
+// defaultVersionHeader is where the auth service puts the version.
+const defaultVersionHeader = "Token-Version"
+
+// CaddyModule returns the Caddy module information.
+func (*HTTPStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.jwt.revocation.http",
+		New: func() caddy.Module { return new(HTTPStore) },
+	}
 }
 
 // urlSegment is a piece of the location: literal text, or a placeholder
@@ -51,7 +76,14 @@ type urlSegment struct {
 	claim       *claimPath // set for {http.auth.jwt.*}
 }
 
-func (rc *RevocationConfig) openHTTPStore() (*httpStore, error) {
+// Provision compiles the URL template and makes the HTTP client.
+func (s *HTTPStore) Provision(caddy.Context) error {
+	if s.VersionHeader == "" {
+		s.VersionHeader = defaultVersionHeader
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
 	// {env.*} is resolved now, unescaped, so that it can name the host.
 	envOnly := caddy.NewEmptyReplacer()
 	envOnly.Map(func(key string) (any, bool) {
@@ -61,25 +93,40 @@ func (rc *RevocationConfig) openHTTPStore() (*httpStore, error) {
 		}
 		return os.LookupEnv(name)
 	})
-	location := envOnly.ReplaceKnown(rc.Location, "")
+	location := envOnly.ReplaceKnown(s.Location, "")
 	template, err := parseURLTemplate(location)
 	if err != nil {
-		return nil, fmt.Errorf("jwt: revocation http: %v", err)
+		return fmt.Errorf("jwt: revocation http: %v", err)
 	}
+	s.template = template
+	s.versionHeader = http.CanonicalHeaderKey(s.VersionHeader)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
 	transport.ResponseHeaderTimeout = httpStoreTimeout
 	transport.DialContext = (&net.Dialer{Timeout: httpStoreTimeout}).DialContext
-	return &httpStore{
-		template:      template,
-		versionHeader: http.CanonicalHeaderKey(rc.VersionHeader),
-		client: &http.Client{
-			Transport: transport,
-			Timeout:   httpStoreTimeout,
-			// A redirect is not an answer we know how to read.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}, nil
+	s.client = &http.Client{
+		Transport: transport,
+		Timeout:   httpStoreTimeout,
+		// A redirect is not an answer we know how to read.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return nil
+}
+
+// Validate checks the version header's name.
+func (s *HTTPStore) Validate() error {
+	if s.VersionHeader != "" && !validHeaderName(s.VersionHeader) {
+		return fmt.Errorf("jwt: revocation version_header %q is not a valid header name", s.VersionHeader)
+	}
+	return nil
+}
+
+// Cleanup closes idle connections to the auth service.
+func (s *HTTPStore) Cleanup() error {
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
+	return nil
 }
 
 // parseURLTemplate splits location into literal text and placeholders, and
@@ -147,12 +194,13 @@ func hasDotSegment(u string) bool {
 	return false
 }
 
-func (s *httpStore) close() { s.client.CloseIdleConnections() }
-
-// query implements revocationStore: the URL to ask, which is also what the
-// answer is cached under.
-func (s *httpStore) query(r *http.Request, t *verifiedToken) revocationQuery {
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+// CacheKey implements RevocationStore: the URL to ask, which is also what
+// the answer is cached under.
+func (s *HTTPStore) CacheKey(q RevocationQuery) (string, bool) {
+	var repl *caddy.Replacer
+	if q.Request != nil {
+		repl, _ = q.Request.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	}
 	var b strings.Builder
 	for i := range s.template {
 		seg := &s.template[i]
@@ -162,7 +210,7 @@ func (s *httpStore) query(r *http.Request, t *verifiedToken) revocationQuery {
 		}
 		var val string
 		if seg.claim != nil {
-			if v, ok := seg.claim.lookup(t.claims); ok {
+			if v, ok := seg.claim.lookup(q.Claims); ok {
 				val = formatClaim(v)
 			}
 		} else if repl != nil {
@@ -170,16 +218,7 @@ func (s *httpStore) query(r *http.Request, t *verifiedToken) revocationQuery {
 		}
 		b.WriteString(escapeURLValue(val))
 	}
-	// Escaping keeps "/", "?", "#" and "%" of a value from changing the
-	// URL, but "." and ".." are path segments as they are. The location's
-	// own path has none (parseURLTemplate), so one here came from a value:
-	// such a token cannot be looked up, and is refused whatever on_error
-	// says, since letting it through unchecked would be the attacker's
-	// choice.
-	if hasDotSegment(b.String()) {
-		return revocationQuery{unaskable: true}
-	}
-	return revocationQuery{key: b.String(), jti: t.tokenID, subject: t.subject}
+	return b.String(), true
 }
 
 // escapeURLValue escapes a value so that it stays one path segment or one
@@ -188,10 +227,20 @@ func escapeURLValue(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
-// lookup implements revocationStore.
-func (s *httpStore) lookup(ctx context.Context, q revocationQuery) (revocationFacts, error) {
-	var f revocationFacts
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, q.key, nil)
+// Lookup implements RevocationStore.
+func (s *HTTPStore) Lookup(ctx context.Context, q RevocationQuery) (RevocationFacts, error) {
+	var f RevocationFacts
+	key, _ := s.CacheKey(q)
+	// Escaping keeps "/", "?", "#" and "%" of a value from changing the
+	// URL, but "." and ".." are path segments as they are. The location's
+	// own path has none (parseURLTemplate), so one here came from a value:
+	// such a token cannot be looked up, and is refused whatever on_error
+	// says, since letting it through unchecked would be the attacker's
+	// choice.
+	if hasDotSegment(key) {
+		return f, ErrRevocationQueryRefused
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, key, nil)
 	if err != nil {
 		return f, errors.New("http: the location does not make a valid URL")
 	}
@@ -210,7 +259,7 @@ func (s *httpStore) lookup(ctx context.Context, q revocationQuery) (revocationFa
 
 	switch resp.StatusCode {
 	case http.StatusOK:
-		if f.version, f.hasVersion, err = headerInt(resp.Header, s.versionHeader); err != nil {
+		if f.Version, f.HasVersion, err = headerInt(resp.Header, s.versionHeader); err != nil {
 			return f, err
 		}
 		notBefore, ok, err := headerInt(resp.Header, notBeforeHeader)
@@ -218,11 +267,11 @@ func (s *httpStore) lookup(ctx context.Context, q revocationQuery) (revocationFa
 			return f, err
 		}
 		if ok {
-			f.notBefore = time.Unix(notBefore, 0)
+			f.NotBefore = time.Unix(notBefore, 0)
 		}
 	case http.StatusNotFound:
 	case http.StatusGone:
-		f.tokenDenied = true
+		f.TokenDenied = true
 	default:
 		return f, fmt.Errorf("http: the auth service answered %d", resp.StatusCode)
 	}
@@ -242,5 +291,10 @@ func headerInt(h http.Header, name string) (int64, bool, error) {
 	return n, true, nil
 }
 
-// Interface guard
-var _ revocationStore = (*httpStore)(nil)
+// Interface guards
+var (
+	_ RevocationStore    = (*HTTPStore)(nil)
+	_ caddy.Provisioner  = (*HTTPStore)(nil)
+	_ caddy.Validator    = (*HTTPStore)(nil)
+	_ caddy.CleanerUpper = (*HTTPStore)(nil)
+)

@@ -4,138 +4,144 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.uber.org/zap"
 )
 
-// Timeouts of the redis store, unless the URL sets its own (`dial_timeout`,
-// `read_timeout`, `write_timeout`, `pool_timeout` query parameters). A
-// request waits on the lookup, so they are short: a store that cannot answer
-// within them is treated as down (see on_error).
-const (
-	redisDialTimeout = time.Second
-	redisIOTimeout   = 500 * time.Millisecond
-	redisPoolTimeout = time.Second
-)
+func init() {
+	caddy.RegisterModule(new(RedisStore))
+}
 
-// redisStore keeps revocations in Redis, shared by a fleet of Caddy
+// RedisStore keeps revocations in Redis, shared by a fleet of Caddy
 // instances, under keys an auth service can write with plain commands:
 //
 //	SET  <prefix>jti:<jti> 1 EXAT <exp>            deny one token until it expires
 //	HSET <prefix>sub:<sub> version <n>             tokens with a lower version are revoked
 //	HSET <prefix>sub:<sub> not_before <unix time>  tokens issued earlier are revoked
-type redisStore struct {
-	client *redis.Client
-	prefix string
+type RedisStore struct {
+	// Where Redis is, its credentials and TLS: `location` (a standalone,
+	// Sentinel or Cluster URL), `username`, `password`,
+	// `sentinel_username`, `sentinel_password`, `tls`.
+	RedisConnection
+
+	// The prefix of every key. Default: `jwt:`.
+	Prefix string `json:"prefix,omitempty"`
+
+	// Push invalidation: every instance subscribes to a channel on which
+	// each revocation is published, and drops the affected cache entries
+	// as soon as it hears of one, so that `cache` can be long. Default:
+	// off.
+	Push *RedisPush `json:"push,omitempty"`
+
+	client    redis.UniversalClient
+	clientKey string
+	logger    *zap.Logger
+	releases  []func()
 }
 
-// openRedisStore makes the client. It does not connect: Provision also runs
-// on `caddy validate`, and the first lookup dials.
-func (rc *RevocationConfig) openRedisStore() (*redisStore, error) {
-	opts, err := parseRedisLocation(rc.Location)
+// defaultRedisPrefix starts every key the redis store reads.
+const defaultRedisPrefix = "jwt:"
+
+// CaddyModule returns the Caddy module information.
+func (*RedisStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.jwt.revocation.redis",
+		New: func() caddy.Module { return new(RedisStore) },
+	}
+}
+
+// Provision takes the shared client of the location (see
+// acquireRedisClient). It does not connect: Provision also runs on `caddy
+// validate`, and the first lookup dials (with push, the subscription of
+// the lookup cache dials in the background).
+func (s *RedisStore) Provision(ctx caddy.Context) error {
+	if s.Prefix == "" {
+		s.Prefix = defaultRedisPrefix
+	}
+	if s.Push != nil {
+		s.Push.setDefaults(s.Prefix)
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	s.logger = ctx.Logger()
+	client, key, release, err := acquireRedisClient(&s.RedisConnection, s.logger)
 	if err != nil {
-		return nil, fmt.Errorf("jwt: revocation redis: %v", err)
+		return fmt.Errorf("jwt: revocation redis: %v", err)
 	}
-	routeRedisLogs()
-	return &redisStore{client: redis.NewClient(opts), prefix: rc.Prefix}, nil
+	s.client, s.clientKey = client, key
+	s.releases = append(s.releases, release)
+	return nil
 }
 
-// parseRedisLocation reads a redis://, rediss:// or unix:// URL, after
-// resolving {env.*} placeholders, and sets timeouts fit for a request path.
-// Errors never include the URL: it may carry a password.
-func parseRedisLocation(location string) (*redis.Options, error) {
-	loc, err := caddy.NewReplacer().ReplaceOrErr(location, true, true)
-	if err != nil {
-		return nil, err
+// Validate checks the push settings.
+func (s *RedisStore) Validate() error {
+	if s.Push != nil {
+		return s.Push.validate()
 	}
-	opts, err := redis.ParseURL(loc)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("the location is not a valid redis URL: %v", err)
-	}
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = redisDialTimeout
-	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = redisIOTimeout
-	}
-	if opts.WriteTimeout == 0 {
-		opts.WriteTimeout = redisIOTimeout
-	}
-	if opts.PoolTimeout == 0 {
-		opts.PoolTimeout = redisPoolTimeout
-	}
-	// One dial attempt per connection (the client's default is five, 100ms
-	// apart, which a waiting request would sit through while Redis is down).
-	if opts.DialerRetries == 0 {
-		opts.DialerRetries = 1
-	}
-	// One retry: after a Redis restart the first command on a pooled
-	// connection fails, and a fresh connection then answers. More retries
-	// would only make requests wait on a store that is down.
-	opts.MaxRetries = 1
-	// Commands the client would otherwise send on every new connection
-	// (CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS) that older servers
-	// refuse and that we have no use for.
-	opts.DisableIdentity = true
-	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return opts, nil
+	return nil
 }
 
-func (s *redisStore) close() { _ = s.client.Close() }
-
-// query implements revocationStore.
-func (s *redisStore) query(_ *http.Request, t *verifiedToken) revocationQuery {
-	q := revocationQuery{jti: t.tokenID, subject: t.subject}
-	if q.jti != "" || q.subject != "" {
-		// The length prefix keeps ("ab", "c") and ("a", "bc") apart.
-		q.key = strconv.Itoa(len(q.jti)) + ":" + q.jti + q.subject
+// Cleanup releases the shared client and cache; the last config to let go
+// of them closes them.
+func (s *RedisStore) Cleanup() error {
+	for i := len(s.releases) - 1; i >= 0; i-- {
+		s.releases[i]()
 	}
-	return q
+	s.releases = nil
+	return nil
 }
 
-// lookup implements revocationStore: EXISTS on the jti key and HMGET on the
+// CacheKey implements RevocationStore: the jti and the subject. A token
+// with neither asks nothing.
+func (s *RedisStore) CacheKey(q RevocationQuery) (string, bool) {
+	if q.TokenID == "" && q.Subject == "" {
+		return "", false
+	}
+	// The length prefix keeps ("ab", "c") and ("a", "bc") apart.
+	return strconv.Itoa(len(q.TokenID)) + ":" + q.TokenID + q.Subject, true
+}
+
+// Lookup implements RevocationStore: EXISTS on the jti key and HMGET on the
 // subject's hash, pipelined into one round trip.
-func (s *redisStore) lookup(ctx context.Context, q revocationQuery) (revocationFacts, error) {
+func (s *RedisStore) Lookup(ctx context.Context, q RevocationQuery) (RevocationFacts, error) {
 	var (
-		f      revocationFacts
+		f      RevocationFacts
 		denied *redis.IntCmd
 		fields *redis.SliceCmd
 	)
-	pipe := s.client.Pipeline()
-	if q.jti != "" {
-		denied = pipe.Exists(ctx, s.prefix+"jti:"+q.jti)
+	if q.TokenID == "" && q.Subject == "" {
+		return f, nil
 	}
-	if q.subject != "" {
-		fields = pipe.HMGet(ctx, s.prefix+"sub:"+q.subject, "version", "not_before")
+	pipe := s.client.Pipeline()
+	if q.TokenID != "" {
+		denied = pipe.Exists(ctx, s.Prefix+"jti:"+q.TokenID)
+	}
+	if q.Subject != "" {
+		fields = pipe.HMGet(ctx, s.Prefix+"sub:"+q.Subject, "version", "not_before")
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return f, fmt.Errorf("redis: %w", err)
 	}
 	if denied != nil {
-		f.tokenDenied = denied.Val() > 0
+		f.TokenDenied = denied.Val() > 0
 	}
 	if fields != nil {
 		vals := fields.Val()
 		var err error
-		if f.version, f.hasVersion, err = redisInt(vals[0]); err != nil {
-			return f, fmt.Errorf("redis: field version of a %ssub: hash: %v", s.prefix, err)
+		if f.Version, f.HasVersion, err = redisInt(vals[0]); err != nil {
+			return f, fmt.Errorf("redis: field version of a %ssub: hash: %v", s.Prefix, err)
 		}
 		notBefore, ok, err := redisInt(vals[1])
 		if err != nil {
-			return f, fmt.Errorf("redis: field not_before of a %ssub: hash: %v", s.prefix, err)
+			return f, fmt.Errorf("redis: field not_before of a %ssub: hash: %v", s.Prefix, err)
 		}
 		if ok {
-			f.notBefore = time.Unix(notBefore, 0)
+			f.NotBefore = time.Unix(notBefore, 0)
 		}
 	}
 	return f, nil
@@ -158,5 +164,11 @@ func redisInt(v any) (int64, bool, error) {
 	return n, true, nil
 }
 
-// Interface guard
-var _ revocationStore = (*redisStore)(nil)
+// Interface guards
+var (
+	_ RevocationStore    = (*RedisStore)(nil)
+	_ caddy.Provisioner  = (*RedisStore)(nil)
+	_ caddy.Validator    = (*RedisStore)(nil)
+	_ caddy.CleanerUpper = (*RedisStore)(nil)
+	_ sharedCacheStore   = (*RedisStore)(nil)
+)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 )
 
 // startTestRedis runs a real redis-server without persistence on a free
@@ -54,25 +53,20 @@ func startTestRedis(tb testing.TB) string {
 	return url
 }
 
-func redisClient(tb testing.TB, url string) *redis.Client {
+func redisClient(tb testing.TB, url string) redis.UniversalClient {
 	tb.Helper()
-	opts, err := parseRedisLocation(url)
+	opts, err := (&RedisConnection{Location: url}).options()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := redis.NewClient(opts)
+	c := opts.newClient()
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
 
-func openTestRedisStore(tb testing.TB, url, prefix string) *redisStore {
+func openTestRedisStore(tb testing.TB, url, prefix string) *RedisStore {
 	tb.Helper()
-	s, err := (&RevocationConfig{Location: url, Prefix: prefix}).openRedisStore()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(s.close)
-	return s
+	return provisionStore(tb, &RedisStore{RedisConnection: RedisConnection{Location: url}, Prefix: prefix})
 }
 
 func TestRedisStoreReadsTheKeyLayout(t *testing.T) {
@@ -87,19 +81,19 @@ func TestRedisStoreReadsTheKeyLayout(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		q       revocationQuery
-		want    revocationFacts
+		q       RevocationQuery
+		want    RevocationFacts
 		wantErr bool
 	}{
-		{"denied jti", revocationQuery{jti: "j1", subject: "nobody"}, revocationFacts{tokenDenied: true}, false},
-		{"version and logout", revocationQuery{jti: "j2", subject: "alice"}, revocationFacts{hasVersion: true, version: 4, notBefore: time.Unix(1700000000, 0)}, false},
-		{"logout only", revocationQuery{subject: "bob"}, revocationFacts{notBefore: time.Unix(1700000000, 0)}, false},
-		{"nothing known", revocationQuery{jti: "j3", subject: "carol"}, revocationFacts{}, false},
-		{"a garbled version is an error, not a pass", revocationQuery{subject: "mallory"}, revocationFacts{}, true},
+		{"denied jti", RevocationQuery{TokenID: "j1", Subject: "nobody"}, RevocationFacts{TokenDenied: true}, false},
+		{"version and logout", RevocationQuery{TokenID: "j2", Subject: "alice"}, RevocationFacts{HasVersion: true, Version: 4, NotBefore: time.Unix(1700000000, 0)}, false},
+		{"logout only", RevocationQuery{Subject: "bob"}, RevocationFacts{NotBefore: time.Unix(1700000000, 0)}, false},
+		{"nothing known", RevocationQuery{TokenID: "j3", Subject: "carol"}, RevocationFacts{}, false},
+		{"a garbled version is an error, not a pass", RevocationQuery{Subject: "mallory"}, RevocationFacts{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.lookup(ctx, tt.q)
+			got, err := s.Lookup(ctx, tt.q)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
@@ -111,14 +105,14 @@ func TestRedisStoreReadsTheKeyLayout(t *testing.T) {
 }
 
 func TestRedisStoreQueryKeysDoNotCollide(t *testing.T) {
-	s := &redisStore{}
-	a := s.query(nil, revokeTestToken(map[string]any{"jti": "ab", "sub": "c"}))
-	b := s.query(nil, revokeTestToken(map[string]any{"jti": "a", "sub": "bc"}))
-	if a.key == b.key {
-		t.Errorf("(ab, c) and (a, bc) share the cache key %q", a.key)
+	s := &RedisStore{}
+	a, _ := s.CacheKey(RevocationQuery{TokenID: "ab", Subject: "c"})
+	b, _ := s.CacheKey(RevocationQuery{TokenID: "a", Subject: "bc"})
+	if a == b {
+		t.Errorf("(ab, c) and (a, bc) share the cache key %q", a)
 	}
-	if q := s.query(nil, revokeTestToken(map[string]any{})); q.key != "" {
-		t.Errorf("a token without jti and sub asks %q, want nothing", q.key)
+	if key, ok := s.CacheKey(RevocationQuery{}); ok {
+		t.Errorf("a token without jti and sub is cached under %q, want nothing asked", key)
 	}
 }
 
@@ -143,22 +137,17 @@ func TestRevokeCommandWritesWhatTheStoresRead(t *testing.T) {
 				t.Fatalf("%s: %v", store, err)
 			}
 		}
-		var s revocationStore
+		var s RevocationStore
 		if store == "file" {
-			fs, err := (&RevocationConfig{Location: path, ReloadInterval: caddy.Duration(time.Hour)}).openFileStore(zap.NewNop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fs.close()
-			s = fs
+			s = provisionStore(t, &FileStore{Location: path, ReloadInterval: caddy.Duration(time.Hour)})
 		} else {
 			s = openTestRedisStore(t, url, "jwt:")
 		}
-		f, err := s.lookup(context.Background(), revocationQuery{jti: "j1", subject: "alice"})
+		f, err := s.Lookup(context.Background(), RevocationQuery{TokenID: "j1", Subject: "alice"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := revocationFacts{tokenDenied: true, hasVersion: true, version: 7, notBefore: time.Unix(now.Unix(), 0)}
+		want := RevocationFacts{TokenDenied: true, HasVersion: true, Version: 7, NotBefore: time.Unix(now.Unix(), 0)}
 		if f != want {
 			t.Errorf("%s store after caddy jwt revoke: got %+v, want %+v", store, f, want)
 		}

@@ -37,24 +37,24 @@ func TestRevocationRules(t *testing.T) {
 	c := &revocationCheck{versionClaim: compileClaimPath("ver")}
 	tests := []struct {
 		name    string
-		facts   revocationFacts
+		facts   RevocationFacts
 		claims  map[string]any
 		revoked bool
 	}{
-		{"nothing known passes", revocationFacts{}, map[string]any{"sub": "a"}, false},
-		{"denied jti is revoked", revocationFacts{tokenDenied: true}, map[string]any{"jti": "x"}, true},
-		{"lower version is revoked", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("2")}, true},
-		{"equal version passes", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("3")}, false},
-		{"higher version passes", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("4")}, false},
-		{"missing version is revoked when the subject has one", revocationFacts{hasVersion: true, version: 0}, map[string]any{}, true},
-		{"version as a string of digits counts", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": "3"}, false},
-		{"fractional version is revoked", revocationFacts{hasVersion: true, version: 3}, map[string]any{"ver": json.Number("3.5")}, true},
-		{"non-numeric version is revoked", revocationFacts{hasVersion: true, version: 1}, map[string]any{"ver": true}, true},
-		{"version claim is ignored without a subject version", revocationFacts{}, map[string]any{"ver": json.Number("0")}, false},
-		{"issued before logout is revoked", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1699999999")}, true},
-		{"issued at logout passes", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1700000000")}, false},
-		{"issued after logout passes", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1700000001")}, false},
-		{"no iat is revoked when the subject logged out", revocationFacts{notBefore: time.Unix(logout, 0)}, map[string]any{}, true},
+		{"nothing known passes", RevocationFacts{}, map[string]any{"sub": "a"}, false},
+		{"denied jti is revoked", RevocationFacts{TokenDenied: true}, map[string]any{"jti": "x"}, true},
+		{"lower version is revoked", RevocationFacts{HasVersion: true, Version: 3}, map[string]any{"ver": json.Number("2")}, true},
+		{"equal version passes", RevocationFacts{HasVersion: true, Version: 3}, map[string]any{"ver": json.Number("3")}, false},
+		{"higher version passes", RevocationFacts{HasVersion: true, Version: 3}, map[string]any{"ver": json.Number("4")}, false},
+		{"missing version is revoked when the subject has one", RevocationFacts{HasVersion: true, Version: 0}, map[string]any{}, true},
+		{"version as a string of digits counts", RevocationFacts{HasVersion: true, Version: 3}, map[string]any{"ver": "3"}, false},
+		{"fractional version is revoked", RevocationFacts{HasVersion: true, Version: 3}, map[string]any{"ver": json.Number("3.5")}, true},
+		{"non-numeric version is revoked", RevocationFacts{HasVersion: true, Version: 1}, map[string]any{"ver": true}, true},
+		{"version claim is ignored without a subject version", RevocationFacts{}, map[string]any{"ver": json.Number("0")}, false},
+		{"issued before logout is revoked", RevocationFacts{NotBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1699999999")}, true},
+		{"issued at logout passes", RevocationFacts{NotBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1700000000")}, false},
+		{"issued after logout passes", RevocationFacts{NotBefore: time.Unix(logout, 0)}, map[string]any{"iat": json.Number("1700000001")}, false},
+		{"no iat is revoked when the subject logged out", RevocationFacts{NotBefore: time.Unix(logout, 0)}, map[string]any{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,10 +68,10 @@ func TestRevocationRules(t *testing.T) {
 func TestVersionClaimIsReadByPath(t *testing.T) {
 	c := &revocationCheck{versionClaim: compileClaimPath("app.token_version")}
 	tok := revokeTestToken(map[string]any{"app": map[string]any{"token_version": json.Number("5")}})
-	if c.revoked(tok, revocationFacts{hasVersion: true, version: 5}) {
+	if c.revoked(tok, RevocationFacts{HasVersion: true, Version: 5}) {
 		t.Error("a nested version claim equal to the current version was revoked")
 	}
-	if !c.revoked(tok, revocationFacts{hasVersion: true, version: 6}) {
+	if !c.revoked(tok, RevocationFacts{HasVersion: true, Version: 6}) {
 		t.Error("a nested version claim lower than the current version passed")
 	}
 }
@@ -79,12 +79,12 @@ func TestVersionClaimIsReadByPath(t *testing.T) {
 // newHTTPCheck provisions an http store against srv.
 func newHTTPCheck(t *testing.T, location string, onError string) (*revocationCheck, func()) {
 	t.Helper()
-	rc := &RevocationConfig{Store: "http", Location: location, OnError: onError, Cache: caddy.Duration(time.Minute)}
-	checker, stop, err := rc.provision(caddy.Context{}, zap.NewNop())
+	rc := RevocationConfig{OnError: onError, Cache: caddy.Duration(time.Minute)}
+	checker, stop, err := provisionRevocation(t, rc, &HTTPStore{Location: location})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return checker.(*revocationCheck), stop
+	return checker, stop
 }
 
 func TestStoreErrorDeniesByDefaultAndAllowsWithOnErrorAllow(t *testing.T) {
@@ -140,8 +140,8 @@ func TestLookupsAreCachedButErrorsAreNot(t *testing.T) {
 
 func TestRevocationCacheExpiresAndStaysBounded(t *testing.T) {
 	c := newRevocationCache(50*time.Millisecond, 100)
-	c.put("k", revocationFacts{tokenDenied: true})
-	if f, ok := c.get("k"); !ok || !f.tokenDenied {
+	c.put("k", RevocationQuery{}, RevocationFacts{TokenDenied: true}, c.epoch())
+	if f, ok := c.get("k"); !ok || !f.TokenDenied {
 		t.Fatal("fresh entry not returned")
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -157,35 +157,46 @@ func TestRevocationCacheExpiresAndStaysBounded(t *testing.T) {
 
 	c = newRevocationCache(time.Hour, 100)
 	for i := range 1000 {
-		c.put(strings.Repeat("k", i%50)+string(rune('a'+i%26))+strings.Repeat("x", i/26), revocationFacts{})
+		c.put(strings.Repeat("k", i%50)+string(rune('a'+i%26))+strings.Repeat("x", i/26), RevocationQuery{}, RevocationFacts{}, c.epoch())
 		if len(c.entries) > 100 {
 			t.Fatalf("cache grew to %d entries, bound is 100", len(c.entries))
 		}
 	}
-	c.put(strings.Repeat("y", maxRevocationCacheKey+1), revocationFacts{})
+	c.put(strings.Repeat("y", maxRevocationCacheKey+1), RevocationQuery{}, RevocationFacts{}, c.epoch())
 	if _, ok := c.get(strings.Repeat("y", maxRevocationCacheKey+1)); ok {
 		t.Error("an over-long key was cached")
 	}
 }
 
 func TestProvisionRefusesBadRevocationConfig(t *testing.T) {
-	for name, rc := range map[string]RevocationConfig{
-		"unknown on_error":       {Store: "file", Location: "x.json", OnError: "maybe"},
-		"negative cache":         {Store: "file", Location: "x.json", Cache: -1},
-		"bad version header":     {Store: "http", Location: "http://127.0.0.1/", VersionHeader: "Bad Header"},
-		"http store without URL": {Store: "http", Location: "/v/{http.auth.jwt.sub}"},
-		"redis store with http":  {Store: "redis", Location: "http://127.0.0.1:6379"},
-		"unknown store":          {Store: "ldap", Location: "x"},
+	for name, tc := range map[string]struct {
+		rc    RevocationConfig
+		store caddy.Module
+	}{
+		"unknown on_error":          {RevocationConfig{OnError: "maybe"}, &FileStore{Location: "x.json"}},
+		"negative cache":            {RevocationConfig{Cache: -1}, &FileStore{Location: "x.json"}},
+		"too short reload_interval": {RevocationConfig{}, &FileStore{Location: "x.json", ReloadInterval: -1}},
+		"bad version header":        {RevocationConfig{}, &HTTPStore{Location: "http://127.0.0.1/", VersionHeader: "Bad Header"}},
+		"http store without URL":    {RevocationConfig{}, &HTTPStore{Location: "/v/{http.auth.jwt.sub}"}},
+		"redis store with http":     {RevocationConfig{}, &RedisStore{RedisConnection: RedisConnection{Location: "http://127.0.0.1:6379"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			rc := rc
-			_, stop, err := rc.provision(caddy.Context{}, zap.NewNop())
-			if stop != nil {
-				stop()
-			}
-			if err == nil {
+			if _, _, err := provisionRevocation(t, tc.rc, tc.store); err == nil {
 				t.Error("provisioned without error")
 			}
 		})
 	}
+	t.Run("unknown store", func(t *testing.T) {
+		ctx, _ := testCaddyContext(t)
+		rc := RevocationConfig{StoreRaw: []byte(`{"module": "ldap"}`)}
+		if _, err := rc.provision(ctx, zap.NewNop()); err == nil {
+			t.Error("provisioned without error")
+		}
+	})
+	t.Run("no store", func(t *testing.T) {
+		ctx, _ := testCaddyContext(t)
+		if _, err := (&RevocationConfig{}).provision(ctx, zap.NewNop()); err == nil {
+			t.Error("provisioned without error")
+		}
+	})
 }

@@ -37,6 +37,9 @@ func TestJSONConfig(t *testing.T) {
 	k := newKey(t, "HS256")
 	c := startCaddy(t, caddyfileFor("\trespond 404"))
 
+	// A revocation store is a guest module chosen by its "module" key.
+	revoked := writeFile(t, "revoked.json", []byte(`{"revoked_jti": {"revoked-1": 4102444800}, "subjects": {}}`))
+
 	ports := c.Ports()
 	jwtHandler := map[string]any{
 		"handler":        "jwt",
@@ -52,6 +55,10 @@ func TestJSONConfig(t *testing.T) {
 		"strip_token":    true,
 		"realm":          "json",
 		"max_token_size": 4096,
+		"revocation": map[string]any{
+			"store":    map[string]any{"module": "file", "location": revoked, "reload_interval": "1s"},
+			"on_error": "deny",
+		},
 	}
 	loadJSON(t, c, map[string]any{
 		"admin": map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(ports.Admin)},
@@ -74,6 +81,8 @@ func TestJSONConfig(t *testing.T) {
 	check(t, c, up, http.MethodGet, "/", nil, expectation{http.StatusUnauthorized, `Bearer realm="json"`})
 	check(t, c, up, http.MethodGet, "/", http.Header{"X-Token": {"Token " + sign(t, k, validClaims("aud", "api", "role", "user"))}},
 		expectation{http.StatusForbidden, `Bearer realm="json", error="insufficient_scope"`})
+	check(t, c, up, http.MethodGet, "/", http.Header{"X-Token": {"Token " + sign(t, k, validClaims("aud", "api", "role", "admin", "jti", "revoked-1"))}},
+		expectation{http.StatusUnauthorized, `Bearer realm="json", error="invalid_token", error_description="` + revokedDescription + `"`})
 	check(t, c, up, http.MethodGet, "/", http.Header{"X-Token": {"Token " + sign(t, k, validClaims("aud", "api", "role", "admin", "exp", time.Now().Add(2*time.Hour).Unix()))}},
 		expectation{http.StatusUnauthorized, `Bearer realm="json", error="invalid_token", error_description="` + descLifetime + `"`})
 }
