@@ -8,11 +8,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 // minNonceSecret is the shortest nonce key accepted: that of HMAC-SHA256.
@@ -52,17 +49,9 @@ func newNonceIssuer(cfg *DPoPNonceConfig) (*nonceIssuer, error) {
 		}
 		return n, nil
 	}
-	resolved, err := caddy.NewReplacer().ReplaceOrErr(cfg.Secret.Value, true, true)
-	if err != nil {
-		// The error names the placeholder, never the secret.
-		return nil, fmt.Errorf("jwt: dpop_nonce secret: %v", err)
-	}
-	resolved = strings.TrimRight(resolved, "\r\n")
-	n.key = []byte(resolved)
-	if cfg.Secret.Base64 {
-		if n.key, err = decodeBase64Secret(resolved); err != nil {
-			return nil, fmt.Errorf("jwt: dpop_nonce secret: not valid base64 (standard or URL alphabet)")
-		}
+	var err error
+	if n.key, err = secretBytes(cfg.Secret); err != nil {
+		return nil, fmt.Errorf("jwt: dpop_nonce secret %v", err)
 	}
 	if len(n.key) < minNonceSecret {
 		return nil, fmt.Errorf("jwt: dpop_nonce secret is %d bytes after placeholder resolution; at least %d are needed", len(n.key), minNonceSecret)

@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 // errKeysUnavailable is returned by a key source that has never loaded its
@@ -94,23 +92,9 @@ func appendMatchingKeys(dst, keys []*verificationKey, kid string, alg algorithm)
 // such as {env.JWT_SECRET} and {file./run/secrets/jwt} are resolved here,
 // once; an unset variable is an error rather than an empty key.
 func loadSecret(cfg *SecretKey, allowed algorithmSet) (*verificationKey, error) {
-	raw := cfg.Value
-	if raw == "" {
-		return nil, fmt.Errorf("jwt: secret is empty")
-	}
-	resolved, err := caddy.NewReplacer().ReplaceOrErr(raw, true, true)
+	key, err := secretBytes(cfg)
 	if err != nil {
-		// The error names the placeholder, never the secret.
-		return nil, fmt.Errorf("jwt: secret: %v", err)
-	}
-	// Files and env vars commonly end with a newline nobody meant as key material.
-	resolved = strings.TrimRight(resolved, "\r\n")
-	key := []byte(resolved)
-	if cfg.Base64 {
-		key, err = decodeBase64Secret(resolved)
-		if err != nil {
-			return nil, fmt.Errorf("jwt: secret: not valid base64 (standard or URL alphabet)")
-		}
+		return nil, fmt.Errorf("jwt: secret %v", err)
 	}
 	if len(key) == 0 {
 		return nil, fmt.Errorf("jwt: secret is empty after placeholder resolution")

@@ -104,7 +104,7 @@ func (s *FileStore) Provision(ctx caddy.Context) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	path, err := caddy.NewReplacer().ReplaceOrErr(s.Location, true, true)
+	path, err := resolvePlaceholders(s.Location)
 	if err != nil || path == "" {
 		return fmt.Errorf("jwt: revocation file %q: %v", s.Location, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -84,16 +83,12 @@ func (s *HTTPStore) Provision(caddy.Context) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	// {env.*} is resolved now, unescaped, so that it can name the host.
-	envOnly := caddy.NewEmptyReplacer()
-	envOnly.Map(func(key string) (any, bool) {
-		name, ok := strings.CutPrefix(key, "env.")
-		if !ok {
-			return nil, false
-		}
-		return os.LookupEnv(name)
-	})
-	location := envOnly.ReplaceKnown(s.Location, "")
+	// {env.*} and {file.*} are resolved now, unescaped, so that they can
+	// name the host; the claim placeholders are filled per request.
+	location, err := resolveLoadPlaceholders(s.Location)
+	if err != nil {
+		return fmt.Errorf("jwt: revocation http: %v", err)
+	}
 	template, err := parseURLTemplate(location)
 	if err != nil {
 		return fmt.Errorf("jwt: revocation http: %v", err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -128,9 +127,8 @@ func (o *redisOptions) newClient() redis.UniversalClient {
 // options resolves placeholders and parses the connection. Errors never
 // include the URL or a credential.
 func (c *RedisConnection) options() (*redisOptions, error) {
-	repl := caddy.NewReplacer()
 	resolve := func(name, v string) (string, error) {
-		r, err := repl.ReplaceOrErr(v, true, true)
+		r, err := resolvePlaceholders(v)
 		if err != nil {
 			return "", fmt.Errorf("%s: %v", name, err)
 		}

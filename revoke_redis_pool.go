@@ -69,7 +69,7 @@ func (conn *RedisConnection) poolKey(opts *redisOptions) string {
 	if s.sentinelUsername != nil {
 		parts = append(parts, *s.sentinelUsername, *s.sentinelPassword)
 	}
-	resolvedLocation, _ := caddy.NewReplacer().ReplaceOrErr(conn.Location, true, true)
+	resolvedLocation, _ := resolvePlaceholders(conn.Location) // options() has refused it if it fails
 	parts = append(parts, resolvedLocation)
 	tlsJSON, _ := json.Marshal(conn.TLS)
 	parts = append(parts, string(tlsJSON))
