@@ -3,12 +3,19 @@
 // a bad signature, all typical access tokens valid for two hours.
 //
 //	go run ./bench/mint <dir>
+//
+// With algorithms named (ES256, RS256, HS256), it writes the same for each
+// into <dir>/<alg>/, as bench/cpu.sh sends them: key.pem (the public key)
+// or, for HS256, secret.txt.
+//
+//	go run ./bench/mint <dir> ES256 RS256 HS256
 package main
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -23,31 +30,75 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: mint <dir>")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: mint <dir> [ES256|RS256|HS256...]")
 		os.Exit(2)
 	}
-	if err := mint(os.Args[1]); err != nil {
-		fmt.Fprintln(os.Stderr, "mint:", err)
-		os.Exit(1)
+	dir, algs := os.Args[1], os.Args[2:]
+	if len(algs) == 0 {
+		if err := mint(dir, "ES256"); err != nil {
+			fmt.Fprintln(os.Stderr, "mint:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	for _, alg := range algs {
+		sub := filepath.Join(dir, alg)
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			fmt.Fprintln(os.Stderr, "mint:", err)
+			os.Exit(1)
+		}
+		if err := mint(sub, alg); err != nil {
+			fmt.Fprintln(os.Stderr, "mint:", alg+":", err)
+			os.Exit(1)
+		}
 	}
 }
 
-func mint(dir string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
+// signer makes a key for alg, writes what verifies it into dir and
+// returns the signing method and key.
+func signer(dir, alg string) (jwt.SigningMethod, any, error) {
+	var pub any
+	var method jwt.SigningMethod
+	var key any
+	switch alg {
+	case "ES256":
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		method, key, pub = jwt.SigningMethodES256, k, &k.PublicKey
+	case "RS256":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, nil, err
+		}
+		method, key, pub = jwt.SigningMethodRS256, k, &k.PublicKey
+	case "HS256":
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, nil, err
+		}
+		text := fmt.Sprintf("%x", secret)
+		return jwt.SigningMethodHS256, []byte(text), os.WriteFile(filepath.Join(dir, "secret.txt"), []byte(text+"\n"), 0o600)
+	default:
+		return nil, nil, fmt.Errorf("unknown algorithm %q", alg)
 	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+	return method, key, os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600)
+}
+
+func mint(dir, alg string) error {
+	method, key, err := signer(dir, alg)
+	if err != nil {
 		return err
 	}
 	tokens := make([]string, 1000)
 	for i := range tokens {
-		if tokens[i], err = sign(key, i); err != nil {
+		if tokens[i], err = sign(method, key, i); err != nil {
 			return err
 		}
 	}
@@ -72,8 +123,8 @@ func mint(dir string) error {
 }
 
 // sign makes a typical access token, the one the Go benchmarks measure.
-func sign(key *ecdsa.PrivateKey, i int) (string, error) {
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims(benchtoken.Claims(i, time.Now(), 2*time.Hour)))
+func sign(method jwt.SigningMethod, key any, i int) (string, error) {
+	tok := jwt.NewWithClaims(method, jwt.MapClaims(benchtoken.Claims(i, time.Now(), 2*time.Hour)))
 	tok.Header["typ"] = "JWT"
 	return tok.SignedString(key)
 }
