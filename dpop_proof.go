@@ -115,7 +115,7 @@ func (d *dpopChecker) parseProof(raw string) (*dpopProof, reason) {
 	if !jws.DecodeBase64URL(sig, signature) {
 		return nil, reasonDPoPMalformedProof
 	}
-	if signingMethods[alg].Verify(raw[:payloadEnd], sig, key.material) != nil {
+	if !verifySignature(alg, raw[:payloadEnd], sig, key.material) {
 		return nil, reasonDPoPBadSignature
 	}
 

@@ -400,3 +400,18 @@ func TestStripTokenRemovesEveryPairTheReaderRead(t *testing.T) {
 		t.Errorf("after strip the reader still finds %q (%v)", values, rsn)
 	}
 }
+
+// TestIsCompactJWSAlphabet checks every byte value against RFC 7515 §7.1's
+// alphabet: base64url and the dot.
+func TestIsCompactJWSAlphabet(t *testing.T) {
+	const allowed = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+	for c := 0; c < 256; c++ {
+		want := strings.IndexByte(allowed, byte(c)) >= 0
+		if got := isCompactJWS("ab" + string([]byte{byte(c)}) + "cd"); got != want {
+			t.Errorf("byte %#x: isCompactJWS %v, want %v", c, got, want)
+		}
+	}
+	if !isCompactJWS("") {
+		t.Error("the empty string has no byte outside the alphabet")
+	}
+}

@@ -1,0 +1,132 @@
+package caddyjwt
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"hash"
+	"unsafe"
+)
+
+// verifySignature reports whether sig is alg's signature of signingInput
+// under key (a verificationKey's material). HMAC, RSASSA-PKCS1-v1_5 and
+// ECDSA call the standard library directly, with the digest on the stack
+// and no copy of the signing input: they are what most tokens use, and
+// golang-jwt's signing methods allocate a hasher, a digest and a copy of
+// the input on every call (for ECDSA also two big.Ints and an ASN.1
+// signature). The checks are the same as golang-jwt's: the key's type,
+// for ECDSA a signature of exactly twice the curve's size with r and s
+// not zero. RSASSA-PSS and EdDSA go through golang-jwt.
+func verifySignature(alg algorithm, signingInput string, sig []byte, key any) bool {
+	// A view of the input, not a copy: it is only read, by the hashes.
+	input := unsafe.Slice(unsafe.StringData(signingInput), len(signingInput))
+	switch alg {
+	case algHS256:
+		return verifyHMAC(sha256.New, input, sig, key)
+	case algHS384:
+		return verifyHMAC(sha512.New384, input, sig, key)
+	case algHS512:
+		return verifyHMAC(sha512.New, input, sig, key)
+	case algRS256:
+		sum := sha256.Sum256(input)
+		return verifyPKCS1v15(crypto.SHA256, sum[:], sig, key)
+	case algRS384:
+		sum := sha512.Sum384(input)
+		return verifyPKCS1v15(crypto.SHA384, sum[:], sig, key)
+	case algRS512:
+		sum := sha512.Sum512(input)
+		return verifyPKCS1v15(crypto.SHA512, sum[:], sig, key)
+	case algES256:
+		sum := sha256.Sum256(input)
+		return verifyECDSA(32, sum[:], sig, key)
+	case algES384:
+		sum := sha512.Sum384(input)
+		return verifyECDSA(48, sum[:], sig, key)
+	case algES512:
+		sum := sha512.Sum512(input)
+		return verifyECDSA(66, sum[:], sig, key)
+	}
+	return signingMethods[alg].Verify(signingInput, sig, key) == nil
+}
+
+func verifyHMAC(newHash func() hash.Hash, input, sig []byte, key any) bool {
+	secret, ok := key.([]byte)
+	if !ok {
+		return false
+	}
+	mac := hmac.New(newHash, secret)
+	mac.Write(input)
+	var sum [sha512.Size]byte
+	return hmac.Equal(sig, mac.Sum(sum[:0]))
+}
+
+func verifyPKCS1v15(h crypto.Hash, digest, sig []byte, key any) bool {
+	pub, ok := key.(*rsa.PublicKey)
+	return ok && rsa.VerifyPKCS1v15(pub, h, digest, sig) == nil
+}
+
+// verifyECDSA checks a JWS ECDSA signature, r and s as fixed-size
+// big-endian halves (RFC 7518 §3.4), by giving the standard library the
+// same pair as DER, built on the stack.
+func verifyECDSA(size int, digest, sig []byte, key any) bool {
+	pub, ok := key.(*ecdsa.PublicKey)
+	if !ok || len(sig) != 2*size {
+		return false
+	}
+	var buf [2*(3+66) + 3]byte
+	der, ok := ecdsaDER(buf[:0], sig[:size], sig[size:])
+	return ok && ecdsa.VerifyASN1(pub, digest, der)
+}
+
+// ecdsaDER appends SEQUENCE { INTEGER r, INTEGER s } (RFC 3279 §2.2.3) to
+// dst, each integer in its minimal two's-complement form. ok is false when
+// r or s is zero, which no valid signature has.
+func ecdsaDER(dst, r, s []byte) ([]byte, bool) {
+	r, s = trimLeadingZeros(r), trimLeadingZeros(s)
+	if len(r) == 0 || len(s) == 0 {
+		return nil, false
+	}
+	body := derIntegerLen(r) + derIntegerLen(s)
+	dst = append(dst, 0x30)
+	if body >= 0x80 {
+		// At most 2 × (2 + 67) bytes for P-521: one length byte.
+		dst = append(dst, 0x81)
+	}
+	dst = append(dst, byte(body))
+	dst = appendDERInteger(dst, r)
+	dst = appendDERInteger(dst, s)
+	return dst, true
+}
+
+func trimLeadingZeros(b []byte) []byte {
+	for len(b) > 0 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b
+}
+
+// derIntegerLen is the encoded size of a positive integer of these
+// magnitude bytes (no leading zeros, at most 127 bytes with its pad).
+func derIntegerLen(b []byte) int {
+	n := len(b)
+	if b[0]&0x80 != 0 {
+		n++
+	}
+	return 2 + n
+}
+
+func appendDERInteger(dst, b []byte) []byte {
+	n := len(b)
+	pad := b[0]&0x80 != 0
+	if pad {
+		n++
+	}
+	dst = append(dst, 0x02, byte(n))
+	if pad {
+		dst = append(dst, 0)
+	}
+	return append(dst, b...)
+}
