@@ -134,9 +134,11 @@ func (f *foundToken) fromCookie(sources []tokenSource) bool {
 // verified.
 func (h *Handler) readToken(r *http.Request) (foundToken, reason) {
 	var found foundToken
+	// Room for the usual one token per source without a heap allocation.
+	var buf [2]string
 	for i := range h.sources {
 		src := &h.sources[i]
-		values, rsn := src.values(r)
+		values, rsn := src.values(r, buf[:0])
 		if rsn != reasonAllowed {
 			return found, rsn
 		}
@@ -153,16 +155,12 @@ func (h *Handler) readToken(r *http.Request) (foundToken, reason) {
 	return found, reasonAllowed
 }
 
-// values returns the tokens this source carries in the request.
-func (s *tokenSource) values(r *http.Request) ([]string, reason) {
+// values appends the tokens this source carries in the request to dst.
+func (s *tokenSource) values(r *http.Request, dst []string) ([]string, reason) {
 	switch s.kind {
 	case fromHeader:
-		headerValues := r.Header[s.name]
-		if len(headerValues) == 0 {
-			return nil, reasonAllowed
-		}
-		out := make([]string, 0, len(headerValues))
-		for _, hv := range headerValues {
+		out := dst
+		for _, hv := range r.Header[s.name] {
 			tok, ours := s.tokenFromHeader(hv)
 			if !ours {
 				continue
@@ -174,11 +172,13 @@ func (s *tokenSource) values(r *http.Request) ([]string, reason) {
 		}
 		return out, reasonAllowed
 	case fromCookie:
-		return s.tokensFromCookies(r.Header["Cookie"])
+		out, rsn := s.tokensFromCookies(r.Header["Cookie"])
+		return append(dst, out...), rsn
 	case fromQuery:
-		return s.tokensFromQuery(r.URL.RawQuery)
+		out, rsn := s.tokensFromQuery(r.URL.RawQuery)
+		return append(dst, out...), rsn
 	}
-	return nil, reasonAllowed
+	return dst, reasonAllowed
 }
 
 // tokensFromQuery returns the values of the parameter in a raw query. A

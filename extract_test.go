@@ -396,7 +396,7 @@ func TestStripTokenRemovesEveryPairTheReaderRead(t *testing.T) {
 	if len(lines) != 2 || lines[1] != "keep=1" || strings.Count(lines[0], "=v") != 3500 {
 		t.Fatalf("Cookie lines after strip: %d, last %q", len(lines), lines[len(lines)-1])
 	}
-	if values, rsn := h.sources[0].values(r); len(values) != 0 || rsn != reasonAllowed {
+	if values, rsn := h.sources[0].values(r, nil); len(values) != 0 || rsn != reasonAllowed {
 		t.Errorf("after strip the reader still finds %q (%v)", values, rsn)
 	}
 }

@@ -311,7 +311,7 @@ func FuzzReadToken(f *testing.F) {
 		}
 		if rsn == reasonAllowed {
 			for i := range h.sources {
-				values, _ := h.sources[i].values(r)
+				values, _ := h.sources[i].values(r, nil)
 				carried := found.in&(1<<i) != 0
 				if carried != (len(values) > 0) {
 					t.Fatalf("%s: carried=%v but has values %q", h.sources[i].String(), carried, values)
@@ -352,7 +352,7 @@ func FuzzReadToken(f *testing.F) {
 			t.Fatalf("passed on a request whose token %q (%q) we never signed", found.raw, rsn)
 		}
 		for i := range h.sources {
-			if values, _ := h.sources[i].values(upstream); len(values) > 0 {
+			if values, _ := h.sources[i].values(upstream, nil); len(values) > 0 {
 				t.Fatalf("upstream still reads %q from %s", values, h.sources[i].String())
 			}
 		}
