@@ -57,6 +57,10 @@ type tokenCache struct {
 	// only stop one shard from taking everything.
 	maxEntries, maxBytes int64
 	entries, bytes       atomic.Int64
+
+	// forged remembers the last tokens whose signature failed
+	// (cache_forged.go).
+	forged forgedTokens
 }
 
 // cacheShard is one lock's worth of the cache. Eviction is CLOCK (second
@@ -256,6 +260,7 @@ func (c *tokenCache) clear() {
 	// The generation moves first: a verification still running with the
 	// old keys then finds it changed when it comes to store its result.
 	c.generation.Add(1)
+	c.clearForged()
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()

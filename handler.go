@@ -109,8 +109,9 @@ func isCORSPreflight(r *http.Request) bool {
 // verifyToken verifies raw at the time now, through the cache when it is
 // on. A token the cache holds is judged again only by its dates; a token
 // newly verified gets what it hands on worked out once, before it is
-// stored, so that a hit finds it ready. On failure the token, if it could
-// be read, comes back for the log.
+// stored, so that a hit finds it ready. A token whose signature just
+// failed is remembered as forged and refused again without a signature
+// check. On failure the token, if it could be read, comes back for the log.
 func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*verifiedToken, *handOff, reason) {
 	// An oversized token is not even hashed for a lookup.
 	if h.cache == nil || !h.verifier.fits(raw) {
@@ -123,10 +124,16 @@ func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*
 		}
 		return e.token, e.handOff, rsn
 	}
+	if t := h.cache.forgedToken(raw); t != nil {
+		return t, nil, reasonBadSignature
+	}
 	generation := h.cache.generation.Load()
 	t, ho, rsn := h.verifyFresh(ctx, raw, now)
-	if rsn == reasonAllowed {
+	switch rsn {
+	case reasonAllowed:
 		h.cache.put(raw, t, ho, generation)
+	case reasonBadSignature:
+		h.cache.putForged(raw, t, generation)
 	}
 	return t, ho, rsn
 }

@@ -148,7 +148,10 @@ type Handler struct {
 
 	// How many verified tokens to remember, so that a token seen a moment
 	// ago is not verified again. Expiry and revocation are still checked on
-	// every request. 0 means the default of 10000; -1 turns the cache off.
+	// every request. The cache also remembers the last 128 tokens whose
+	// signature failed, so that one repeated is refused without another
+	// signature check. 0 means the default of 10000; -1 turns the cache
+	// (both parts) off.
 	Cache int `json:"cache,omitempty"`
 
 	// Tokens longer than this many bytes are rejected before any parsing.

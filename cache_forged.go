@@ -1,0 +1,67 @@
+package caddyjwt
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+)
+
+// forgedTokenSlots is how many tokens with a bad signature the cache
+// remembers: at most 128 × max_token_size bytes (2 MiB by default).
+const forgedTokenSlots = 128
+
+// forgedTokens remembers the last tokens whose signature did not verify,
+// so that a client repeating one (a retry loop, a flood, a service
+// deployed with the wrong key) is refused for the cost of a hash and a
+// comparison rather than a signature check each time. A token is found by
+// the same seeded hash as the cache's entries and compared in full, so a
+// different token, however close, is checked as usual. Slots are
+// overwritten, never grown: a stream of distinct forged tokens only
+// replaces one another. Like every entry, they are dropped with the cache
+// when a key set changes: the same bytes may verify under the new keys.
+type forgedTokens struct {
+	slots [forgedTokenSlots]atomic.Pointer[forgedToken]
+}
+
+type forgedToken struct {
+	raw        string
+	generation uint64
+	// logged holds only what the rejection log shows (kid, iss, sub,
+	// jti), none of it trusted.
+	logged verifiedToken
+}
+
+func (c *tokenCache) forgedSlot(raw string) *atomic.Pointer[forgedToken] {
+	h := maphash.String(c.seed, raw)
+	return &c.forged.slots[(h>>32)%forgedTokenSlots]
+}
+
+// forgedToken returns what was read from raw when its signature last
+// failed, nil if raw is not remembered as forged.
+func (c *tokenCache) forgedToken(raw string) *verifiedToken {
+	f := c.forgedSlot(raw).Load()
+	if f == nil || f.generation != c.generation.Load() || f.raw != raw {
+		return nil
+	}
+	return &f.logged
+}
+
+// putForged remembers raw, whose signature did not verify with the keys
+// of the cache's generation before the verification started.
+func (c *tokenCache) putForged(raw string, t *verifiedToken, generation uint64) {
+	if t == nil || c.generation.Load() != generation {
+		return
+	}
+	// A copy: raw may be a slice of a larger header.
+	f := &forgedToken{raw: strings.Clone(raw), generation: generation, logged: verifiedToken{
+		keyID: t.keyID, issuer: t.issuer, subject: t.subject, tokenID: t.tokenID,
+	}}
+	c.forgedSlot(raw).Store(f)
+}
+
+// clearForged drops every remembered forged token.
+func (c *tokenCache) clearForged() {
+	for i := range c.forged.slots {
+		c.forged.slots[i].Store(nil)
+	}
+}
