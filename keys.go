@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // errKeysUnavailable is returned by a key source that has never loaded its
@@ -43,6 +44,10 @@ type verificationKey struct {
 
 	// source says where the key came from, for logs: never the key itself.
 	source string
+
+	// macs are an HMAC key's reusable hash states, made on first use
+	// (signature.go).
+	macs atomic.Pointer[macPools]
 }
 
 // keySource yields the keys that may verify a token. Static keys from the

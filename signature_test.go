@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -108,5 +109,52 @@ func TestECDSADEREncoding(t *testing.T) {
 	}
 	if _, ok := ecdsaDER(nil, []byte{1}, []byte{0}); ok {
 		t.Error("s = 0 was encoded")
+	}
+}
+
+// TestHMACKeyReusesItsStatesWithoutCarryingOver checks that a key's pooled
+// HMAC states give each token its own answer: good and forged signatures
+// alternating, for each HS algorithm, from several goroutines at once.
+func TestHMACKeyReusesItsStatesWithoutCarryingOver(t *testing.T) {
+	secret := []byte(strings.Repeat("s", 64))
+	key := &verificationKey{algorithms: hmacAlgorithms, material: secret}
+	type signed struct {
+		alg   algorithm
+		input string
+		sig   []byte
+	}
+	var cases []signed
+	for _, alg := range []algorithm{algHS256, algHS384, algHS512} {
+		for i := range 4 {
+			input := strings.Repeat("ab.", i+1)
+			sig, err := signingMethods[alg].Sign(input, secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases = append(cases, signed{alg, input, sig})
+		}
+	}
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for round := range 200 {
+				c := cases[round%len(cases)]
+				if !key.verifies(c.alg, c.input, c.sig) {
+					done <- fmt.Errorf("%v: a good signature did not verify in round %d", c.alg, round)
+					return
+				}
+				other := cases[(round+1)%len(cases)]
+				if key.verifies(c.alg, c.input, other.sig) || key.verifies(c.alg, c.input+"x", c.sig) {
+					done <- fmt.Errorf("%v: a wrong signature verified in round %d", c.alg, round)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -295,7 +295,7 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 		return reasonMalformed
 	}
 	for _, k := range keys {
-		if verifySignature(alg, signingInput, sig, k.material) {
+		if k.verifies(alg, signingInput, sig) {
 			return reasonAllowed
 		}
 	}
