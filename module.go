@@ -368,6 +368,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.resource != nil {
 		h.challenge.params.resourceMetadata = h.resource.url
 	}
+	h.challenge.finish()
 	if h.headers, err = compileClaimHeaders(h.ClaimHeaders); err != nil {
 		return err
 	}
