@@ -9,7 +9,11 @@
 #   hit   1,000 valid tokens in rotation, all in the cache (default size)
 #   miss  the same 1,000 tokens through a cache of 250: every lookup misses,
 #         so every request verifies, inserts and evicts
-#   bad   one token whose signature does not verify (401, logged at info)
+#   bad   one token whose signature does not verify, repeated (401, logged
+#         at info; refused from the cache's memory of forged tokens after
+#         the first time)
+#   forged  1,000 distinct tokens whose signatures do not verify, in
+#         rotation: every one is checked in full
 #
 # The floor is BenchmarkRawVerify (the standard library's verify of the same
 # typical token, CPU time per op) run in the same round. Rounds alternate
@@ -151,6 +155,8 @@ for round in $(seq "$rounds"); do
 			measure "$build/$alg/hit" "$round" "${port[$alg-hit]}" -s "$work/rotate.lua"
 			measure "$build/$alg/miss" "$round" "${port[$alg-miss]}" -s "$work/rotate.lua"
 			measure "$build/$alg/bad" "$round" "${port[$alg-hit]}" -H "Authorization: Bearer $(cat "$work/$alg/bad.txt")"
+			export TOKENS_FILE="$work/$alg/forged.txt"
+			measure "$build/$alg/forged" "$round" "${port[$alg-hit]}" -s "$work/rotate.lua"
 		done
 		stop_caddy
 	done
@@ -173,17 +179,20 @@ END {
 	nb = split(builds, b, " "); na = split("ES256 RS256 HS256", algs, " ")
 	nn = 0; order[++nn] = "plain/rotating"; order[++nn] = "plain/fixed"
 	for (k = 1; k <= na; k++) order[++nn] = "raw/" algs[k]
-	for (i = 1; i <= nb; i++) for (k = 1; k <= na; k++) { order[++nn] = b[i] "/" algs[k] "/hit"; order[++nn] = b[i] "/" algs[k] "/miss"; order[++nn] = b[i] "/" algs[k] "/bad" }
-	printf "%-6s %-6s %9s %9s %9s %9s %11s %11s %9s\n", "build", "alg", "raw", "hit+", "miss+", "bad+", "miss/raw", "bad-miss", "non-2xx"
+	for (i = 1; i <= nb; i++) for (k = 1; k <= na; k++) { order[++nn] = b[i] "/" algs[k] "/hit"; order[++nn] = b[i] "/" algs[k] "/miss"; order[++nn] = b[i] "/" algs[k] "/bad"; order[++nn] = b[i] "/" algs[k] "/forged" }
+	printf "%-6s %-6s %8s %8s %8s %8s %8s %9s %9s %12s %8s\n", "build", "alg", "raw", "hit+", "miss+", "bad+", "forged+", "miss/raw", "bad-miss", "forged-miss", "non-2xx"
 	for (i = 1; i <= nb; i++) for (k = 1; k <= na; k++) {
 		a = algs[k]; p = b[i] "/" a
 		h = median(list(p "/hit", "plain/rotating")); m = median(list(p "/miss", "plain/rotating"))
 		x = median(list(p "/bad", "plain/fixed")); raw = median(list("raw/" a, 0))
 		q = ""; for (r in rounds) q = q " " (us[p "/miss", r] - us["plain/rotating", r]) / us["raw/" a, r]
 		d = ""; for (r in rounds) d = d " " (us[p "/bad", r] - us["plain/fixed", r]) - (us[p "/miss", r] - us["plain/rotating", r])
-		printf "%-6s %-6s %9.1f %9.1f %9.1f %9.1f %10.2fx %11.1f %9d\n", b[i], a, raw, h, m, x, median(q), median(d), errs[p "/hit"] + errs[p "/miss"]
+		f = median(list(p "/forged", "plain/rotating"))
+		g = ""; for (r in rounds) g = g " " (us[p "/forged", r] - us[p "/miss", r])
+		printf "%-6s %-6s %8.1f %8.1f %8.1f %8.1f %8.1f %8.2fx %9.1f %12.1f %8d\n", b[i], a, raw, h, m, x, f, median(q), median(d), median(g), errs[p "/hit"] + errs[p "/miss"]
 	}
-	print "\nraw: BenchmarkRawVerify CPU µs/op; hit+, miss+, bad+: extra server CPU µs per request; bad-miss: a rejection minus an acceptance (miss), per round"
+	print "\nraw: BenchmarkRawVerify CPU µs/op; hit+, miss+, bad+, forged+: extra server CPU µs per request;"
+	print "bad-miss, forged-miss: a rejection minus an acceptance (miss), medians of the per-round differences"
 	print "per round (server CPU µs per request):"
 	for (r = 1; r in rounds; r++) {
 		line = "  " r ":"

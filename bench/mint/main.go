@@ -1,6 +1,7 @@
 // Command mint writes the key and tokens bench/load.sh sends: an ES256 key
-// pair's public half, one token, 1,000 distinct tokens and one token with
-// a bad signature, all typical access tokens valid for two hours.
+// pair's public half, one token, 1,000 distinct tokens, one token with a
+// bad signature and 1,000 distinct ones (forged.txt), all typical access
+// tokens valid for two hours.
 //
 //	go run ./bench/mint <dir>
 //
@@ -103,23 +104,31 @@ func mint(dir, alg string) error {
 		}
 	}
 	// One signature character changed: right shape, right key, wrong
-	// signature, so every request pays a full verification.
-	i := strings.LastIndexByte(tokens[0], '.') + 10
-	c := "A"
-	if tokens[0][i] == 'A' {
-		c = "B"
+	// signature. forged.txt holds 1,000 such tokens, all different.
+	forged := make([]string, len(tokens))
+	for i, tok := range tokens {
+		forged[i] = corruptSignature(tok)
 	}
-	bad := tokens[0][:i] + c + tokens[0][i+1:]
 	for name, content := range map[string]string{
 		"token.txt":  tokens[0] + "\n",
 		"tokens.txt": strings.Join(tokens, "\n") + "\n",
-		"bad.txt":    bad + "\n",
+		"bad.txt":    forged[0] + "\n",
+		"forged.txt": strings.Join(forged, "\n") + "\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func corruptSignature(tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 10
+	c := "A"
+	if tok[i] == 'A' {
+		c = "B"
+	}
+	return tok[:i] + c + tok[i+1:]
 }
 
 // sign makes a typical access token, the one the Go benchmarks measure.
