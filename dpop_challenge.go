@@ -20,9 +20,11 @@ var bearerWithoutError = &reasonInfo{}
 // else the Bearer challenge.
 func (h *Handler) setChallenges(header http.Header, r *http.Request, info *reasonInfo) {
 	d := h.dpop
-	asDPoP := info.dpop || presentsDPoP(r)
+	// Without DPoP the request's headers are not read again.
+	asDPoP := d != nil && d.mode != dpopOff && (info.dpop || presentsDPoP(r))
 	if d == nil || d.mode == dpopOff || !(d.advertise || asDPoP || info == reasonDPoPBoundAsBearer.info()) {
-		header.Set("WWW-Authenticate", h.challenge.build(r, info))
+		// The canonical key, so that Set need not canonicalise it per refusal.
+		header["Www-Authenticate"] = []string{h.challenge.build(r, info)}
 		return
 	}
 	bearerInfo, dpopInfo := info, bearerWithoutError
