@@ -205,7 +205,7 @@ type Handler struct {
 	headers      []claimHeader
 	userClaim    claimPath
 	challenge    challengeBuilder
-	revocation   revocationChecker
+	revocation   *revocationCheck
 	csrf         *http.CrossOriginProtection
 	redirect     *loginRedirect
 	resource     *resourceMetadata
