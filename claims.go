@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ClaimRequirement is a claim a token must carry for the request to pass.
@@ -80,10 +82,40 @@ func lookupClaimName(claims map[string]any, name string) (any, bool) {
 	}
 }
 
-// formatClaim renders a claim value for a header or placeholder: strings as
-// they are, numbers and booleans as JSON text, arrays joined with ",",
-// objects as compact JSON.
+// claimText is the one way a claim becomes text for the upstream: the
+// value of a claim_header, {http.auth.user.id} and {http.auth.jwt.*}. It
+// returns the text and whether it is safe to send; an unsafe value is
+// never sent (the header is left out, the placeholder is empty).
+func claimText(v any) (string, bool) {
+	s := formatClaim(v)
+	return s, safeClaimText(s)
+}
+
+// formatClaim renders a claim value: strings as they are, numbers and
+// booleans as JSON text, null as nothing, objects as compact JSON, and
+// arrays as an RFC 9110 §5.6.1 list: elements separated by ",", each as
+// it would be on its own, except that an element that is empty, contains
+// `,`, `"` or `\`, or starts or ends with white space is sent as a quoted
+// string (§5.6.4, `"` and `\` escaped with `\`). So ["a","b"] is `a,b`,
+// and ["dev,admin"] (`"dev,admin"`) and ["dev","admin"] (`dev,admin`)
+// stay apart.
 func formatClaim(v any) string {
+	if arr, ok := v.([]any); ok {
+		var b strings.Builder
+		for i, item := range arr {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeListElement(&b, formatScalarClaim(item))
+		}
+		return b.String()
+	}
+	return formatScalarClaim(v)
+}
+
+// formatScalarClaim renders a value on its own; arrays and objects as
+// compact JSON.
+func formatScalarClaim(v any) string {
 	switch val := v.(type) {
 	case string:
 		return val
@@ -95,15 +127,6 @@ func formatClaim(v any) string {
 		return strconv.FormatBool(val)
 	case nil:
 		return ""
-	case []any:
-		var b strings.Builder
-		for i, item := range val {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(formatClaim(item))
-		}
-		return b.String()
 	}
 	out, err := json.Marshal(v)
 	if err != nil {
@@ -112,8 +135,76 @@ func formatClaim(v any) string {
 	return string(out)
 }
 
+// writeListElement writes one list element, quoted when it would
+// otherwise blur the element boundaries or lose its edge white space.
+func writeListElement(b *strings.Builder, s string) {
+	if s != "" && !strings.ContainsAny(s, `,"\`) && !edgeSpace(firstRune(s)) && !edgeSpace(lastRune(s)) {
+		b.WriteString(s)
+		return
+	}
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+}
+
+// safeClaimText reports whether s reaches the upstream exactly as it is.
+// Control characters (C0 but tab, DEL, C1) could split a header or smuggle
+// another one. White space at either end is trimmed by Go's header
+// writer and by HTTP parsers (RFC 9110 §5.5), and Unicode white space such
+// as U+00A0 or U+3000 by the trim functions of every language, so
+// "admin " would arrive as the claim "admin". Invalid UTF-8 is decoded
+// differently by every upstream.
+func safeClaimText(s string) bool {
+	if s == "" {
+		return true
+	}
+	if edgeSpace(firstRune(s)) || edgeSpace(lastRune(s)) {
+		return false
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || unicode.IsControl(r) {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// edgeSpace reports whether r is white space that some trim function
+// removes at the edge of a value: Unicode's (U+0085, U+00A0, U+3000, …)
+// and JavaScript's U+FEFF.
+func edgeSpace(r rune) bool {
+	return unicode.IsSpace(r) || r == '\uFEFF'
+}
+
+func firstRune(s string) rune {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r
+}
+
+func lastRune(s string) rune {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return r
+}
+
 // safeHeaderValue reports whether s can go into a header as is: no control
 // characters, so a claim can never split a header or smuggle another one.
+// Claims passed on are checked by the stricter safeClaimText; this is for
+// the token fields of log lines.
 func safeHeaderValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // decodeClaims decodes a payload the way the verifier does (numbers kept
@@ -97,7 +102,7 @@ func TestFormatClaim(t *testing.T) {
 		{"mixed", "a,1,true"},
 		{"empty", ""},
 		{"obj", `{"id":7,"name":"acme","tags":["x"]}`},
-		{"objs", `{"a":1},{"b":2}`},
+		{"objs", `"{\"a\":1}","{\"b\":2}"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.claim, func(t *testing.T) {
@@ -259,5 +264,122 @@ func TestValidHeaderName(t *testing.T) {
 	// What the handler deletes and sets must be the form net/http stores.
 	if http.CanonicalHeaderKey("x-user-id") != "X-User-Id" {
 		t.Fatal("unexpected canonical form")
+	}
+}
+
+// TestArrayClaimsKeepTheirElementBoundaries: arrays are sent as an RFC 9110
+// list, so that no two different arrays give the same header, while the
+// common case stays a bare comma-separated list.
+func TestArrayClaimsKeepTheirElementBoundaries(t *testing.T) {
+	cases := []struct {
+		name, claim, want string
+	}{
+		{"plain elements joined with commas", `["a","b"]`, `a,b`},
+		{"one element with a comma is quoted", `["dev,admin"]`, `"dev,admin"`},
+		{"two elements are two", `["dev","admin"]`, `dev,admin`},
+		{"a quote inside is escaped", `["say \"hi\""]`, `"say \"hi\""`},
+		{"a backslash inside is escaped", `["a\\b"]`, `"a\\b"`},
+		{"edge spaces survive in quotes", `[" admin","b\t"]`, `" admin","b` + "\t" + `"`},
+		{"edge Unicode space survives in quotes", `["admin\u00a0"]`, "\"admin\u00a0\""},
+		{"an empty element is an empty quoted string", `["a",""]`, `a,""`},
+		{"one empty element differs from no element", `[""]`, `""`},
+		{"no element is empty", `[]`, ``},
+		{"null element is empty", `["a",null]`, `a,""`},
+		{"numbers and booleans as JSON text", `[1,2.5,true]`, `1,2.5,true`},
+		{"inner spaces need no quotes", `["a b","c"]`, `a b,c`},
+		{"nested arrays are quoted JSON", `[["a","b"],"c"]`, `"[\"a\",\"b\"]",c`},
+		{"objects are quoted JSON", `[{"a":1}]`, `"{\"a\":1}"`},
+		{"non-ASCII as is", `["josé","zoë"]`, `josé,zoë`},
+	}
+	seen := map[string]string{}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := decodeClaims(t, `{"c":`+tc.claim+`}`)["c"]
+			if got := formatClaim(v); got != tc.want {
+				t.Errorf("formatClaim(%s) = %q, want %q", tc.claim, got, tc.want)
+			}
+		})
+		if other, dup := seen[tc.want]; dup && tc.claim != `["a",null]` && other != `["a",null]` {
+			t.Errorf("%s and %s give the same text %q", tc.claim, other, tc.want)
+		}
+		seen[tc.want] = tc.claim
+	}
+}
+
+// TestClaimTextRefusesWhatAHopWouldChange: a value that Go's header writer,
+// an HTTP parser or an upstream's trim would change is never sent.
+func TestClaimTextRefusesWhatAHopWouldChange(t *testing.T) {
+	cases := []struct {
+		name  string
+		claim string
+		want  string
+		safe  bool
+	}{
+		{"plain", `"alice"`, "alice", true},
+		{"inner space", `"Alice Smith"`, "Alice Smith", true},
+		{"inner tab", `"a\tb"`, "a\tb", true},
+		{"non-ASCII", `"zoë"`, "zoë", true},
+		{"empty", `""`, "", true},
+		{"number", `42`, "42", true},
+		{"trailing space", `"admin "`, "", false},
+		{"leading space", `" admin"`, "", false},
+		{"trailing tab", `"admin\t"`, "", false},
+		{"leading tab", `"\tadmin"`, "", false},
+		{"trailing U+00A0", `"admin\u00a0"`, "", false},
+		{"leading U+3000", `"\u3000admin"`, "", false},
+		{"trailing U+0085", `"admin\u0085"`, "", false},
+		{"leading U+FEFF", `"\ufeffadmin"`, "", false},
+		{"CR LF", `"alice\r\nX-Admin: 1"`, "", false},
+		{"NUL", `"a\u0000"`, "", false},
+		{"DEL", `"a\u007f"`, "", false},
+		{"C1 control inside", `"a\u0085b"`, "", false},
+		{"control inside an array element", `["a","b\nc"]`, "", false},
+		{"object: JSON escapes its control characters", `{"k":"\u0001"}`, `{"k":"\u0001"}`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, safe := claimText(decodeClaims(t, `{"c":`+tc.claim+`}`)["c"])
+			if safe != tc.safe || safe && got != tc.want {
+				t.Errorf("claimText(%s) = %q, %v; want %q, %v", tc.claim, got, safe, tc.want, tc.safe)
+			}
+		})
+	}
+	if safeClaimText("a\xffb") {
+		t.Error("invalid UTF-8 is safe")
+	}
+}
+
+// TestUnsafeClaimsReachNoOutlet: the claim header, {http.auth.user.id} and
+// {http.auth.jwt.*} get a claim through the one formatter and its one
+// safety rule, so an unsafe user claim is absent from all three, and
+// logged without its value.
+func TestUnsafeClaimsReachNoOutlet(t *testing.T) {
+	headers, err := compileClaimHeaders([]*ClaimHeader{{Path: "sub", Header: "X-User-Id"}, {Path: "roles", Header: "X-Roles"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.WarnLevel)
+	h := &Handler{headers: headers, userClaim: compileClaimPath("sub"), logger: zap.New(core)}
+	ho := h.prepareHandOff(decodeClaims(t, `{"sub":"admin ","roles":["dev","admin"]}`))
+	if ho.userID != "" {
+		t.Errorf("user id = %q", ho.userID)
+	}
+	if !ho.headers[0].unsafe || ho.headers[1].unsafe || ho.headers[1].value != "dev,admin" {
+		t.Errorf("headers = %+v", ho.headers)
+	}
+	for key, want := range map[string]string{"http.auth.jwt.sub": "", "http.auth.jwt.roles": "dev,admin", "http.auth.jwt.missing": ""} {
+		if got, ok := ho.placeholders(key); !ok || got != want {
+			t.Errorf("{%s} = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	if logs.FilterMessage(unsafeClaimMessage).Len() != 2 {
+		t.Errorf("logged %d unsafe claims, want 2 (user id, placeholder)", logs.FilterMessage(unsafeClaimMessage).Len())
+	}
+	for _, e := range logs.All() {
+		for _, f := range e.Context {
+			if strings.Contains(f.String, "admin ") {
+				t.Errorf("the log shows the value: %v", e.Context)
+			}
+		}
 	}
 }

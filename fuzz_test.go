@@ -246,6 +246,25 @@ func readTokenSeeds(validHS, validRS string) []namedSeed {
 		seed("query-encoded-name", "", "", "", "", "access%5Ftoken="+validRS+"&access_token="+validHS),
 		seed("control-bytes", "Bearer \x00\r\n"+validHS, "", "\x7f", "session=\x01", "access_token=%00"),
 		seed("non-utf8", "Bearer \xff\xfe", "", "", "", ""),
+		seed("bearer-nbsp-beside-valid", "Bearer\u00a0"+validRS, "Bearer "+validHS, "", "", ""),
+		seed("bearer-ideographic-space", "Bearer\u3000"+validRS, "", "", "", ""),
+		seed("bearer-comma", "Bearer,"+validRS, "Bearer "+validHS, "", "", ""),
+		seed("bearer-two-tokens", "Bearer "+validHS+" "+validRS, "", "", "", ""),
+		seed("nbsp-before-scheme", "\u00a0Bearer "+validRS, "Bearer "+validHS, "", "", ""),
+		seed("cookie-backslash-hides-second", "", "", "", `session=a\b; session=`+validRS+`; session=`+validHS, ""),
+		seed("cookie-stray-quote", "", "", "", `session="`+validRS+`; session=`+validHS, ""),
+		seed("cookie-non-ascii", "", "", "", "session=\xe9"+validRS+"; session="+validHS, ""),
+		seed("cookie-percent-encoded-value", "", "", "", "session=%65"+validRS[1:]+"; session="+validHS, ""),
+		seed("cookie-percent-encoded-name", "", "", "", "%73ession="+validRS+"; session="+validHS, ""),
+		seed("cookie-array-name", "", "", "", "session[]="+validRS+"; session="+validHS, ""),
+		seed("cookie-nbsp-name", "", "", "", "\u00a0session="+validRS+"; session="+validHS, ""),
+		seed("cookie-after-comma", "", "", "", "a=1,session="+validRS+"; session="+validHS, ""),
+		seed("cookie-past-3000-pairs", "", "", "", strings.Repeat("c=1; ", 3001)+"session="+validHS, ""),
+		seed("query-php-dot", "", "", "", "", "access.token="+validRS+"&access_token="+validHS),
+		seed("query-php-space", "", "", "", "", "access+token="+validRS+"&access_token="+validHS),
+		seed("query-array", "", "", "", "", "access_token[]="+validRS+"&access_token="+validHS),
+		seed("query-upper-case", "", "", "", "", "ACCESS_TOKEN="+validRS+"&access_token="+validHS),
+		seed("query-encoded-nul", "", "", "", "", "access_token%00x="+validRS+"&access_token="+validHS),
 	}
 }
 
@@ -367,14 +386,24 @@ func claimSeeds() []namedSeed {
 		seed("deep", `{"a":{"a":{"a":{"a":{"a":"deep"}}}}}`, "a.a.a.a.a"),
 		seed("non-utf8", "{\"s\":\"\xff\"}", "s"),
 		seed("unicode-line-separator", `{"s":"a\u2028b\u0085c"}`, "s"),
+		seed("trailing-space", `{"sub":"admin "}`, "sub"),
+		seed("leading-tab", `{"sub":"\tadmin"}`, "sub"),
+		seed("trailing-nbsp", `{"sub":"admin\u00a0"}`, "sub"),
+		seed("leading-bom", `{"sub":"\ufeffadmin"}`, "sub"),
+		seed("array-element-with-comma", `{"roles":["dev,admin"]}`, "roles"),
+		seed("array-of-two", `{"roles":["dev","admin"]}`, "roles"),
+		seed("array-quotes-and-backslashes", `{"roles":["a\"b","c\\d",""," e "]}`, "roles"),
+		seed("array-nested", `{"roles":[["a","b"],{"c":"d"},null,1]}`, "roles"),
 	}
 }
 
 // FuzzClaimHeaderValue looks up a claim path in arbitrary claims and
-// formats it the way claim_header and {http.auth.jwt.*} do. It must never
-// panic; a value safeHeaderValue lets through can never split or smuggle a
-// header; and a name that exists as a top-level claim always wins over the
-// dot path.
+// formats it the way claim_header, {http.auth.user.id} and
+// {http.auth.jwt.*} do. It must never panic; a value claimText lets
+// through can never split or smuggle a header and has no white space an
+// HTTP hop would trim; an array of strings reads back as the same
+// elements; and a name that exists as a top-level claim always wins over
+// the dot path.
 func FuzzClaimHeaderValue(f *testing.F) {
 	for _, s := range claimSeeds() {
 		f.Add(s.args[0].([]byte), s.args[1].(string))
@@ -400,14 +429,19 @@ func FuzzClaimHeaderValue(f *testing.F) {
 		if !ok {
 			return
 		}
-		s := formatClaim(v)
-		if s != formatClaim(v) {
-			t.Fatal("formatClaim is not deterministic")
+		s, safe := claimText(v)
+		if again, _ := claimText(v); again != s {
+			t.Fatal("claimText is not deterministic")
 		}
 		if str, isString := v.(string); isString && s != str {
 			t.Fatalf("string claim %q formatted as %q", str, s)
 		}
-		if !safeHeaderValue(s) {
+		if elems, ok := stringElements(v); ok {
+			if back := readList(s); len(elems) > 0 && !reflect.DeepEqual(back, elems) {
+				t.Fatalf("array %q formatted as %q reads back as %q", elems, s, back)
+			}
+		}
+		if !safe {
 			return
 		}
 		for i := 0; i < len(s); i++ {
@@ -415,7 +449,51 @@ func FuzzClaimHeaderValue(f *testing.F) {
 				t.Fatalf("safe value %q has control byte %#x", s, c)
 			}
 		}
+		if strings.TrimSpace(s) != s {
+			t.Fatalf("safe value %q has white space at an edge", s)
+		}
 	})
+}
+
+// stringElements returns the elements of an array of strings.
+func stringElements(v any) ([]string, bool) {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(arr))
+	for _, item := range arr {
+		s, ok := item.(string)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+// readList reads an RFC 9110 list the way an upstream would: elements at
+// the commas outside quoted strings, a quoted string unescaped.
+func readList(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, cur.String())
 }
 
 func caddyfileSeeds() []namedSeed {

@@ -24,8 +24,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.removeSpoofedHeaders(r)
 
 	// CORS preflights carry no credentials (Fetch standard §3.2.2); refusing
-	// them would break every cross-origin API call before it starts.
+	// them would break every cross-origin API call before it starts. They
+	// pass as anonymous requests do, with empty placeholders, so that
+	// `header_up X-User {http.auth.user.id}` never sends the placeholder's
+	// own text.
 	if isCORSPreflight(r) {
+		provideClaimPlaceholders(r, anonymousPlaceholders)
+		setUserID(r, "")
 		return next.ServeHTTP(w, r)
 	}
 
@@ -75,6 +80,9 @@ func (h *Handler) removeSpoofedHeaders(r *http.Request) {
 	for i := range h.headers {
 		delete(r.Header, h.headers[i].header)
 	}
+	if len(h.headers) > 0 && len(r.Header["Connection"]) > 0 {
+		h.unlistClaimHeaders(r.Header)
+	}
 }
 
 func isCORSPreflight(r *http.Request) bool {
@@ -119,8 +127,10 @@ type handOffHeader struct {
 func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
 	ho := &handOff{userID: "", headers: make([]handOffHeader, len(h.headers))}
 	if v, ok := h.userClaim.lookup(claims); ok {
-		if s := formatClaim(v); safeHeaderValue(s) {
+		if s, safe := claimText(v); safe {
 			ho.userID = s
+		} else {
+			h.logUnsafeClaim(h.userClaim.name, zap.String("placeholder", "http.auth.user.id"))
 		}
 	}
 	for i := range h.headers {
@@ -128,10 +138,10 @@ func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
 		if !ok {
 			continue
 		}
-		s := formatClaim(v)
-		ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safeHeaderValue(s)}
+		s, safe := claimText(v)
+		ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safe}
 	}
-	ho.placeholders = claimPlaceholders(claims)
+	ho.placeholders = claimPlaceholders(claims, h.logger)
 	return ho
 }
 
@@ -155,9 +165,7 @@ func (h *Handler) handOn(r *http.Request, token *verifiedToken, found foundToken
 				continue
 			}
 			if hv.unsafe {
-				if c := h.logger.Check(zapcore.WarnLevel, "claim not passed on: its value has control characters"); c != nil {
-					c.Write(zap.String("claim", h.headers[i].path.name), zap.String("header", h.headers[i].header))
-				}
+				h.logUnsafeClaim(h.headers[i].path.name, zap.String("header", h.headers[i].header))
 				continue
 			}
 			values[i] = hv.value
@@ -186,17 +194,35 @@ func setUserID(r *http.Request, user any) {
 
 const claimPlaceholderPrefix = "http.auth.jwt."
 
+// logUnsafeClaim says that a claim was not passed on, and where it would
+// have gone, without its value: the value is what an attacker chose.
+func (h *Handler) logUnsafeClaim(claim string, where zap.Field) {
+	logUnsafeClaim(h.logger, claim, where)
+}
+
+func logUnsafeClaim(logger *zap.Logger, claim string, where zap.Field) {
+	if logger == nil {
+		return
+	}
+	if c := logger.Check(zapcore.WarnLevel, unsafeClaimMessage); c != nil {
+		c.Write(zap.String("claim", claim), where)
+	}
+}
+
+const unsafeClaimMessage = "claim not passed on: its value has control characters, white space at an edge or invalid UTF-8, which a hop could change"
+
 // claimPlaceholders answers {http.auth.jwt.<path>} from the verified
 // claims, nil for an anonymous request. They are resolved lazily: most
 // configs read a handful of claims, and formatting all of them on every
-// request would waste the work. A claim that is absent (or has control
-// characters) is the empty string, as Caddy's placeholders for absent
-// request headers are: otherwise `header_up X-Email {http.auth.jwt.email}`
-// would send the placeholder's literal text to the upstream.
+// request would waste the work. A claim that is absent (or unsafe, see
+// claimText; logged) is the empty string, as Caddy's placeholders for
+// absent request headers are: otherwise `header_up X-Email
+// {http.auth.jwt.email}` would send the placeholder's literal text to the
+// upstream.
 //
 // The function is made once per verified token (and cached with it), not
 // per request.
-func claimPlaceholders(claims map[string]any) caddy.ReplacerFunc {
+func claimPlaceholders(claims map[string]any, logger *zap.Logger) caddy.ReplacerFunc {
 	return func(key string) (any, bool) {
 		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
 		if !ok {
@@ -206,8 +232,9 @@ func claimPlaceholders(claims map[string]any) caddy.ReplacerFunc {
 		if !ok {
 			return "", true
 		}
-		s := formatClaim(v)
-		if !safeHeaderValue(s) {
+		s, safe := claimText(v)
+		if !safe {
+			logUnsafeClaim(logger, path, zap.String("placeholder", key))
 			return "", true
 		}
 		return s, true
@@ -216,7 +243,7 @@ func claimPlaceholders(claims map[string]any) caddy.ReplacerFunc {
 
 // anonymousPlaceholders are the claim placeholders of a request without a
 // token: all empty.
-var anonymousPlaceholders = claimPlaceholders(nil)
+var anonymousPlaceholders = claimPlaceholders(nil, nil)
 
 func provideClaimPlaceholders(r *http.Request, placeholders caddy.ReplacerFunc) {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)

@@ -1,0 +1,63 @@
+package caddyjwt
+
+import (
+	"net/http"
+	"strings"
+)
+
+// unlistClaimHeaders removes the claim headers from the client's Connection
+// header and keeps its other options. A header named there is hop-by-hop
+// (RFC 9110 §7.6.1): reverse_proxy would delete the claim headers jwt sets,
+// and the upstream would see a verified request without its identity.
+// Removing the names rather than refusing the request keeps clients that
+// send odd Connection headers working.
+func (h *Handler) unlistClaimHeaders(header http.Header) {
+	lines := header["Connection"]
+	kept := lines[:0]
+	for _, line := range lines {
+		if line = h.withoutClaimHeaderOptions(line); line != "" {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == 0 {
+		delete(header, "Connection")
+		return
+	}
+	header["Connection"] = kept
+}
+
+// withoutClaimHeaderOptions returns one Connection line without the
+// options that name a claim header, matched as reverse_proxy matches them:
+// split at commas, trimmed, any case. A line that names none is returned
+// as it is.
+func (h *Handler) withoutClaimHeaderOptions(line string) string {
+	var b strings.Builder
+	changed := false
+	for option := range strings.SplitSeq(line, ",") {
+		option = strings.Trim(option, " \t\r\n")
+		if h.isClaimHeader(option) {
+			changed = true
+			continue
+		}
+		if option == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(option)
+	}
+	if !changed {
+		return line
+	}
+	return b.String()
+}
+
+func (h *Handler) isClaimHeader(name string) bool {
+	for i := range h.headers {
+		if strings.EqualFold(name, h.headers[i].header) {
+			return true
+		}
+	}
+	return false
+}
