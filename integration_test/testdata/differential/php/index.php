@@ -1,9 +1,10 @@
 <?php
 // A PHP app as it usually sits behind an authenticating edge: it trusts
 // the edge and only decodes the token it finds, in
-// $_SERVER['HTTP_AUTHORIZATION'] and getallheaders(), $_COOKIE and $_GET,
-// and answers with a JSON report of what it read, for the differential
-// test. Caddy's php_fastcgi runs it on php-cgi.
+// $_SERVER['HTTP_AUTHORIZATION'] and getallheaders(), $_COOKIE, $_GET and
+// the query of $_SERVER['REQUEST_URI'], and answers with a JSON report of
+// what it read, for the differential test. Caddy's php_fastcgi runs it on
+// php-cgi.
 
 const NAME = 'access_token';
 const CLAIM_HEADERS = ['X-User-Id', 'X-Roles', 'X-Auth-User', 'X-Jwt-Sub', 'X-Jwt-Roles'];
@@ -61,6 +62,18 @@ function fromAuthorization($value) {
     return array_values(array_unique(array_filter($found, 'strlen')));
 }
 
+// fromRequestURI reads the query of REQUEST_URI, where PSR-7's
+// ServerRequest::fromGlobals (Guzzle, Slim) and Symfony's getUri() take
+// the request's URI from.
+function fromRequestURI() {
+    $query = parse_url($_SERVER['REQUEST_URI'] ?? '', PHP_URL_QUERY);
+    if (!is_string($query)) {
+        return [];
+    }
+    parse_str($query, $params);
+    return strings($params[NAME] ?? null);
+}
+
 $all = array_change_key_case(getallheaders(), CASE_LOWER);
 $auth = array_merge(
     fromAuthorization($_SERVER['HTTP_AUTHORIZATION'] ?? null),
@@ -75,6 +88,6 @@ header('Content-Type: application/json');
 echo json_encode([
     'authorization' => array_map('decode', array_values(array_unique($auth))),
     'cookie' => array_map('decode', strings($_COOKIE[NAME] ?? null)),
-    'query' => array_map('decode', strings($_GET[NAME] ?? null)),
+    'query' => array_map('decode', array_merge(strings($_GET[NAME] ?? null), fromRequestURI())),
     'headers' => $headers,
 ]);
