@@ -19,6 +19,7 @@ var trickySubjects = []string{
 	"admin\u00a0", "\u00a0admin", "admin\u0085", "admin\u3000", "admin\u2028", "admin\u200b", "\ufeffadmin",
 	"adm in", "admin,alice", "alice, admin", "admin;alice", "\"admin\"", "ad\\min",
 	"{http.auth.user.id}", "{env.HOME}", "admin\u00e9", "",
+	"admin\x00", "ad\nmin", "admin\r\nX-Roles: admin", "admin\u202e", "admin\x7f",
 }
 
 // trickyRoles are arrays whose elements hold the separators and white
@@ -29,6 +30,7 @@ var trickyRoles = [][]string{
 	{"dev,", "admin"}, {",dev", "admin"}, {"dev", ",admin"}, {"dev\\", "admin"}, {"dev\\,admin"},
 	{"dev\"", "admin"}, {"\"dev\",\"admin\""}, {"[\"dev\",\"admin\"]"}, {"dev;admin"}, {"dev admin"},
 	{"dev\\\\", "admin"}, {"dev%2Cadmin"}, {}, {""}, {"", ""}, {"dev"}, {"admin"},
+	{"dev\r\nX-User-Id: admin"}, {"dev", "admin\x00"}, {"dev\u00a0", "admin"}, {"dev", "\u3000admin"},
 }
 
 // claimToken is a valid token with the claims it was signed with.

@@ -268,7 +268,8 @@ func hopAndSpoofVariants(valid, forged string) []variant {
 			out = append(out, build(fmt.Sprintf("Connection: %s, plain V in the %s", conn, l), sh, plainPiece(l, valid)))
 		}
 	}
-	for _, spoof := range []headerLine{{"X-User-Id", "admin"}, {"x-user-id", "admin"}, {"X_User_Id", "admin"}, {"X-Roles", "admin"}, {"X_Roles", "admin"}, {"x_roles", "admin"}} {
+	for _, spoof := range []headerLine{{"X-User-Id", "admin"}, {"x-user-id", "admin"}, {"X_User_Id", "admin"}, {"X-Roles", "admin"}, {"X_Roles", "admin"}, {"x_roles", "admin"},
+		{"X.User.Id", "admin"}, {"X-User.Id", "admin"}, {"X_User-Id", "admin"}} {
 		sh := plainShape
 		sh.extra = []headerLine{spoof}
 		out = append(out,
