@@ -70,9 +70,9 @@ func cookiePairValue(pair, name string) (string, bool) {
 }
 
 // cookieNameSpelling reports whether a pair that is not the cookie's by
-// its exact name is the cookie's to some framework: PHP's and Rack's
-// percent-decoded names, PHP's `.`-for-`_`, `name[]` and leading-space
-// forms, names trimmed of non-ASCII white space (see foldsTo). Parsers
+// its exact name is the cookie's to some framework: Rack's (and before
+// PHP 8, PHP's) percent-decoded names, PHP's `.`-for-`_`, `name[]` and
+// leading-space forms, names trimmed of non-ASCII white space (see foldsTo). Parsers
 // that also split on "," (Rack, RFC 2965's) read a pair after a comma in
 // a value, so each of those names counts as well.
 func (s *tokenSource) cookieNameSpelling(pair string) bool {

@@ -17,15 +17,25 @@ type TokenSource struct {
 	Header string `json:"header,omitempty"`
 
 	// For Header: the authentication scheme that precedes the token, e.g.
-	// `Bearer` (matched case-insensitively, RFC 9110 §11.1). Default: none,
-	// the whole header value is the token; for `Authorization`, `Bearer`.
+	// `Bearer` (matched case-insensitively, RFC 9110 §11.1). A value that
+	// starts with the scheme followed by anything but a token character
+	// is read as ours, and is malformed unless it is the scheme, spaces or
+	// tabs, and one base64url token; `BearerX` is another scheme. Default:
+	// none, the whole header value is the token; for `Authorization`,
+	// `Bearer`.
 	Scheme string `json:"scheme,omitempty"`
 
-	// A cookie name.
+	// A cookie name. Every pair with this name in every Cookie header
+	// counts; a value that is not base64url and dots (quoted, percent- or
+	// backslash-escaped, non-ASCII), or a name that PHP, Rack or a trim of
+	// non-ASCII white space would read as this one (`%73ession`,
+	// `session[]`), makes the token malformed.
 	Cookie string `json:"cookie,omitempty"`
 
 	// A URL query parameter. Tokens in URLs end up in logs and browser
-	// history; prefer a header or cookie.
+	// history; prefer a header or cookie. A parameter whose name a
+	// framework folds into this one (PHP's `.`, space or `[` for `_`,
+	// `name[]`, another case) makes the token malformed.
 	Query string `json:"query,omitempty"`
 }
 

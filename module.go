@@ -90,11 +90,17 @@ type Handler struct {
 
 	// Claims passed to the upstream as request headers. The client's own
 	// copies of these headers are always removed first, also from requests
-	// that are rejected or anonymous. Default: none.
+	// that are rejected or anonymous, and so are their names from the
+	// client's `Connection` header, where they would make reverse_proxy
+	// drop them as hop-by-hop. Values are formatted as for placeholders:
+	// arrays as RFC 9110 lists (`a,b`; an element with `,`, `"`, `\` or
+	// edge white space quoted); a value with control characters, edge
+	// white space or invalid UTF-8 is not sent. Default: none.
 	ClaimHeaders []*ClaimHeader `json:"claim_header,omitempty"`
 
 	// The claim that becomes `{http.auth.user.id}` (and so the access log's
-	// `user_id`). Default: `sub`.
+	// `user_id`), empty when the claim is missing or its value unsafe (as
+	// for claim headers). Default: `sub`.
 	UserClaim string `json:"user_claim,omitempty"`
 
 	// Remove the token from where it was found (header, cookie or query

@@ -1,15 +1,16 @@
 package caddyjwt
 
 // Upstream frameworks do not all read a cookie or query parameter name as
-// the bytes the client sent. PHP percent-decodes cookie and query names,
-// drops leading spaces, ends a name at a NUL byte, turns " ", "." and an
-// unmatched "[" into "_", and reads `name[]` or `name[x]` as the array
-// `name`; Express's qs reads `[name]` (and `[name][x]`) as `name`; Rack
-// percent-decodes cookie names; JavaScript's trim and Python's
-// strip remove non-ASCII white space such as U+00A0; ASP.NET matches query
-// names without regard to case. A name that any of them reads as the
-// configured one, spelled differently, could carry a token the upstream
-// reads beside the one jwt verified, so such spellings are refused.
+// the bytes the client sent. PHP percent-decodes query names (cookie
+// names too, before PHP 8), drops leading spaces, ends a name at a NUL
+// byte, turns " ", "." and an unmatched "[" into "_", and reads `name[]`
+// or `name[x]` as the array `name`; Express's qs reads `[name]` (and
+// `[name][x]`) as `name`; Rack percent-decodes cookie names; JavaScript's
+// trim and Python's strip remove non-ASCII white space such as U+00A0;
+// ASP.NET matches query names without regard to case. A name that any of
+// them reads as the configured one, spelled differently, could carry a
+// token the upstream reads beside the one jwt verified, so such spellings
+// are refused.
 
 // foldName is the configured name as the most permissive of those parsers
 // stores it: the form foldsTo compares against, computed at provision.
