@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // TokenSource is one place a token is read from. Exactly one of Header,
@@ -324,6 +326,13 @@ func (s *tokenSource) strip(r *http.Request) {
 	case fromQuery:
 		r.URL.RawQuery = withoutQueryParameter(r.URL.RawQuery, s.name)
 		r.RequestURI = r.URL.RequestURI()
+		// php_fastcgi sends the URI as Caddy received it, not r.URL, as
+		// REQUEST_URI, from which PHP frameworks (PSR-7's fromGlobals,
+		// Symfony) take the request's URI and its query: Caddy's copy of
+		// the original request loses the token too.
+		if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+			orig.URL.RawQuery = withoutQueryParameter(orig.URL.RawQuery, s.name)
+		}
 	}
 }
 

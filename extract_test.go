@@ -1,13 +1,16 @@
 package caddyjwt
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
 
@@ -398,6 +401,30 @@ func TestStripTokenRemovesEveryPairTheReaderRead(t *testing.T) {
 	}
 	if values, rsn := h.sources[0].values(r, nil); len(values) != 0 || rsn != reasonAllowed {
 		t.Errorf("after strip the reader still finds %q (%v)", values, rsn)
+	}
+}
+
+// TestStripTokenRemovesTheQueryTokenFromTheOriginalURI: php_fastcgi sends
+// Caddy's copy of the original request URI as REQUEST_URI, where PHP
+// frameworks read the query from; with strip_token the token must leave
+// that copy too (found by the differential test: PHP read the stripped
+// token from REQUEST_URI).
+func TestStripTokenRemovesTheQueryTokenFromTheOriginalURI(t *testing.T) {
+	h := handlerWithSources(t, true, &TokenSource{Query: "access_token"})
+	r := request("/p?a=1&access_token=tok;b=2")
+	orig := *r
+	orig.URL = &url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+	found, rsn := h.readToken(r)
+	if rsn != reasonAllowed || found.raw != "tok" {
+		t.Fatalf("readToken = %q, %v", found.raw, rsn)
+	}
+	h.sources[0].strip(r)
+	if got := r.URL.RawQuery; got != "a=1;b=2" {
+		t.Errorf("r.URL.RawQuery = %q, want a=1;b=2", got)
+	}
+	if got := orig.URL.RequestURI(); got != "/p?a=1;b=2" {
+		t.Errorf("original request URI = %q, want /p?a=1;b=2", got)
 	}
 }
 

@@ -35,18 +35,20 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, next cadd
 		return h.resource.serve(w, r)
 	}
 
+	found, rsn := h.readToken(r)
 	// CORS preflights carry no credentials (Fetch standard §3.2.2); refusing
 	// them would break every cross-origin API call before it starts. They
 	// pass as anonymous requests do, with empty placeholders, so that
 	// `header_up X-User {http.auth.user.id}` never sends the placeholder's
-	// own text.
-	if isCORSPreflight(r) {
+	// own text. One that carries a token anyway (a header or cookie no
+	// browser sends on a preflight, or a token in its URL) is
+	// authenticated like any other request: passed on unchecked, it would
+	// hand the upstream a token nobody verified.
+	if isCORSPreflight(r) && rsn == reasonAllowed && found.raw == "" {
 		provideClaimPlaceholders(r, anonymousPlaceholders)
 		setUserID(r, "")
 		return next.ServeHTTP(w, r)
 	}
-
-	found, rsn := h.readToken(r)
 	if rsn != reasonAllowed {
 		return h.reject(w, r, rsn, nil)
 	}

@@ -208,7 +208,7 @@ type Handler struct {
 	headers      []claimHeader
 	userClaim    claimPath
 	challenge    challengeBuilder
-	revocation   revocationChecker
+	revocation   *revocationCheck
 	csrf         *http.CrossOriginProtection
 	redirect     *loginRedirect
 	resource     *resourceMetadata
@@ -221,73 +221,6 @@ type Handler struct {
 
 	clientCertificateHeader string // canonical ClientCertificateHeader
 }
-
-// KeySources are the places keys come from. They appear at the top level of
-// the handler and inside each issuer block.
-type KeySources struct {
-	// An HMAC secret for HS256/384/512. `{env.*}` and `{file.*}`
-	// placeholders are resolved when the config loads; a secret shorter
-	// than the hash (32, 48 or 64 bytes) is refused. Default: none.
-	Secret *SecretKey `json:"secret,omitempty"`
-
-	// PEM files holding RSA (2048 to 8192 bits), EC (P-256, P-384, P-521)
-	// or Ed25519 public keys, or X.509 certificates. Default: none.
-	PublicKeys []*PublicKeyFile `json:"public_key,omitempty"`
-
-	// JSON Web Key Sets fetched from a URL (and refreshed) or read from a
-	// file. Keys that came from a URL only verify asymmetric algorithms.
-	// Default: none.
-	JWKS []*JWKSSource `json:"jwks,omitempty"`
-}
-
-func (ks *KeySources) empty() bool {
-	return ks.Secret == nil && len(ks.PublicKeys) == 0 && len(ks.JWKS) == 0
-}
-
-// SecretKey is an HMAC secret.
-type SecretKey struct {
-	// The secret, or a placeholder such as `{env.JWT_SECRET}` or
-	// `{file./run/secrets/jwt}` resolved when the config loads.
-	Value string `json:"value,omitempty"`
-
-	// The resolved value is base64 (standard or URL alphabet, padded or
-	// not) and decodes to the key bytes. Default: false, the value's bytes
-	// are the key.
-	Base64 bool `json:"base64,omitempty"`
-}
-
-// PublicKeyFile is a PEM file with one public key or certificate.
-type PublicKeyFile struct {
-	// Path of the PEM file.
-	Path string `json:"path,omitempty"`
-
-	// The key ID. When set, a token whose header names another `kid` is
-	// never verified with this key (a token naming no `kid` may be). When
-	// empty, the key verifies tokens whatever their `kid`, except tokens
-	// whose `kid` some other key has exactly. Default: empty.
-	KeyID string `json:"kid,omitempty"`
-}
-
-// Issuer binds key sources and audiences to one token issuer.
-type Issuer struct {
-	// The exact `iss` value.
-	Issuer string `json:"issuer,omitempty"`
-
-	// Keys that verify this issuer's tokens only. When none are given (and
-	// `discover` is off), the handler's top-level keys are used.
-	KeySources
-
-	// Audiences accepted for this issuer's tokens, instead of the handler's
-	// `audience`. Default: none, so the handler's `audience` applies.
-	Audience []string `json:"audience,omitempty"`
-
-	// Fetch the issuer's JWKS URL from `<issuer>/.well-known/openid-configuration`.
-	// Default: false.
-	Discover bool `json:"discover,omitempty"`
-}
-
-// hasOwnKeys reports whether the issuer is verified with keys of its own.
-func (is *Issuer) hasOwnKeys() bool { return !is.KeySources.empty() || is.Discover }
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {

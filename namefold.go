@@ -4,11 +4,13 @@ package caddyjwt
 // the bytes the client sent. PHP percent-decodes query names (cookie
 // names too, before PHP 8), drops leading spaces, ends a name at a NUL
 // byte, turns " ", "." and an unmatched "[" into "_", and reads `name[]`
-// or `name[x]` as the array `name`; Rack percent-decodes cookie names; JavaScript's trim and Python's
-// strip remove non-ASCII white space such as U+00A0; ASP.NET matches query
-// names without regard to case. A name that any of them reads as the
-// configured one, spelled differently, could carry a token the upstream
-// reads beside the one jwt verified, so such spellings are refused.
+// or `name[x]` as the array `name`; Express's qs reads `[name]` (and
+// `[name][x]`) as `name`; Rack percent-decodes cookie names; JavaScript's
+// trim and Python's strip remove non-ASCII white space such as U+00A0;
+// ASP.NET matches query names without regard to case. A name that any of
+// them reads as the configured one, spelled differently, could carry a
+// token the upstream reads beside the one jwt verified, so such spellings
+// are refused.
 
 // foldName is the configured name as the most permissive of those parsers
 // stores it: the form foldsTo compares against, computed at provision.
@@ -27,7 +29,11 @@ func foldName(name string, caseless bool) string {
 func foldsTo(raw, folded string, caseless bool) bool {
 	n := 0 // bytes of folded matched so far
 	started := false
+	// bracketed: the name opened with "[", which qs drops when the name
+	// is closed by "]" (its keys may start with a bracket segment).
+	bracketed := false
 	for i := 0; i < len(raw); i++ {
+		first := i == 0
 		c := raw[i]
 		switch {
 		case c == '+':
@@ -39,6 +45,10 @@ func foldsTo(raw, folded string, caseless bool) bool {
 		if c == 0 {
 			break // PHP's names end at a NUL
 		}
+		if first && c == '[' {
+			bracketed = true
+			continue
+		}
 		if !started {
 			if foldTrimmed(c) {
 				continue
@@ -47,8 +57,9 @@ func foldsTo(raw, folded string, caseless bool) bool {
 		}
 		if n == len(folded) {
 			// The whole name matched: what may follow is trailing white
-			// space, or PHP's and qs's array suffix.
-			if c == '[' {
+			// space, PHP's and qs's array suffix, or the "]" that closes
+			// a bracketed name.
+			if c == '[' || bracketed && c == ']' {
 				return true
 			}
 			if foldTrimmed(c) {
@@ -61,7 +72,7 @@ func foldsTo(raw, folded string, caseless bool) bool {
 		}
 		n++
 	}
-	return n == len(folded) && n > 0
+	return n == len(folded) && n > 0 && !bracketed
 }
 
 // foldByte is one byte of a name as PHP (and, caseless, ASP.NET) stores it.

@@ -93,15 +93,6 @@ type RevocationFacts struct {
 	NotBefore time.Time
 }
 
-// revocationChecker decides whether a verified token has been revoked.
-type revocationChecker interface {
-	// check returns reasonAllowed, reasonRevoked,
-	// reasonRevocationUnavailable when the store cannot answer and
-	// on_error is deny, or reasonBadClaims when the token's claims cannot
-	// be looked up safely (ErrRevocationQueryRefused).
-	check(r *http.Request, t *verifiedToken) reason
-}
-
 // sharedCacheStore is a store that keeps the lookup cache itself, with its
 // connection, so that the cache outlives a config reload and the store can
 // drop entries when it hears of a revocation (the redis store with push).
@@ -124,7 +115,7 @@ const (
 )
 
 // revocationCheck applies the three revocation rules to the facts a store
-// returns. It is the revocationChecker the handler calls.
+// returns; the handler calls its check.
 type revocationCheck struct {
 	store RevocationStore
 	// cache is nil when no answer of the store is ever cached.
@@ -147,7 +138,7 @@ var (
 // provision checks the config, fills in defaults and loads the store
 // module. The store's Cleanup runs with the handler's context, also when
 // provisioning fails half way.
-func (rc *RevocationConfig) provision(ctx caddy.Context, logger *zap.Logger) (revocationChecker, error) {
+func (rc *RevocationConfig) provision(ctx caddy.Context, logger *zap.Logger) (*revocationCheck, error) {
 	if rc.VersionClaim == "" {
 		rc.VersionClaim = defaultVersionClaim
 	}
@@ -203,7 +194,10 @@ func storeName(mod any) string {
 	return fmt.Sprintf("%T", mod)
 }
 
-// check implements revocationChecker.
+// check returns reasonAllowed, reasonRevoked,
+// reasonRevocationUnavailable when the store cannot answer and on_error is
+// deny, or reasonBadClaims when the token's claims cannot be looked up
+// safely (ErrRevocationQueryRefused).
 func (c *revocationCheck) check(r *http.Request, t *verifiedToken) reason {
 	q := RevocationQuery{TokenID: t.tokenID, Subject: t.subject, Claims: t.claims, Request: r}
 	facts, cached, err := c.facts(r.Context(), q)
@@ -325,6 +319,3 @@ func (c *revocationCheck) logStoreError(level zapcore.Level, msg string, err err
 		ce.Write(zap.Error(err))
 	}
 }
-
-// Interface guard
-var _ revocationChecker = (*revocationCheck)(nil)

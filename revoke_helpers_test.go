@@ -29,7 +29,7 @@ func provisionRevocation(tb testing.TB, rc RevocationConfig, store caddy.Module)
 		cancel()
 		return nil, nil, err
 	}
-	return checker.(*revocationCheck), cancel, nil
+	return checker, cancel, nil
 }
 
 // provisionStore provisions one store module, stopped at the end of the

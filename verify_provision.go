@@ -59,31 +59,11 @@ func (h *Handler) provisionVerifier(ctx caddy.Context, onKeysChanged func()) (*t
 		}
 		offered |= algs
 	}
-	for _, is := range h.Issuers {
-		if is.Issuer == "" {
-			return nil, fmt.Errorf("jwt: issuer: empty issuer")
-		}
-		audience := h.Audience
-		if len(is.Audience) > 0 {
-			audience = is.Audience
-		}
-		var sources []keySource
-		if is.hasOwnKeys() {
-			var algs algorithmSet
-			if sources, algs, err = h.provisionKeySources(ctx, is.Issuer, &is.KeySources, is.Discover, v); err != nil {
-				return nil, err
-			}
-			offered |= algs
-		} else {
-			if v.defaultScope == nil {
-				return nil, fmt.Errorf("jwt: issuer %q has no keys of its own and there are no top-level keys", is.Issuer)
-			}
-			sources = v.defaultScope.sources
-		}
-		if _, err := v.addScope(is.Issuer, audience, sources); err != nil {
-			return nil, err
-		}
+	algs, err := h.provisionIssuerScopes(ctx, v)
+	if err != nil {
+		return nil, err
 	}
+	offered |= algs
 
 	// An allowlist naming algorithms no configured key can verify is a
 	// mistake that would otherwise show up only as 401s in production.
@@ -96,6 +76,40 @@ func (h *Handler) provisionVerifier(ctx caddy.Context, onKeysChanged func()) (*t
 	}
 	h.logger.Info("jwt verifier ready", zapAlgorithms(v.algorithms))
 	return v, nil
+}
+
+// provisionIssuerScopes adds a scope for each issuer block: its own keys,
+// or the top-level ones, and its own audience, or the top-level one. It
+// returns the algorithms the issuers' static keys can verify.
+func (h *Handler) provisionIssuerScopes(ctx caddy.Context, v *tokenVerifier) (algorithmSet, error) {
+	var offered algorithmSet
+	for _, is := range h.Issuers {
+		if is.Issuer == "" {
+			return 0, fmt.Errorf("jwt: issuer: empty issuer")
+		}
+		audience := h.Audience
+		if len(is.Audience) > 0 {
+			audience = is.Audience
+		}
+		var sources []keySource
+		if is.hasOwnKeys() {
+			var algs algorithmSet
+			var err error
+			if sources, algs, err = h.provisionKeySources(ctx, is.Issuer, &is.KeySources, is.Discover, v); err != nil {
+				return 0, err
+			}
+			offered |= algs
+		} else {
+			if v.defaultScope == nil {
+				return 0, fmt.Errorf("jwt: issuer %q has no keys of its own and there are no top-level keys", is.Issuer)
+			}
+			sources = v.defaultScope.sources
+		}
+		if _, err := v.addScope(is.Issuer, audience, sources); err != nil {
+			return 0, err
+		}
+	}
+	return offered, nil
 }
 
 // provisionKeySources loads the key sources of one scope and returns the
