@@ -28,6 +28,7 @@
 # without the plugin import). Needs wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds="${1:-3}"
 duration="${2:-4}"
 connections="${WRK_CONNECTIONS:-16}"
@@ -59,15 +60,6 @@ function request()
 	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
 end
 LUA
-
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo "no free port found" >&2; exit 1
-}
 
 # site <port> <alg> <cache>: a site block verifying alg's tokens.
 site() {

@@ -21,6 +21,7 @@
 # CADDY_PLAIN and CADDY_JWT name existing binaries. Needs wrk and xcaddy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 export PATH="$(go env GOPATH)/bin:$PATH"
 rounds="${1:-5}"
 duration="${2:-6}"
@@ -68,15 +69,6 @@ function request()
 	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
 end
 LUA
-
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo "no free port found" >&2; exit 1
-}
 
 # start_caddy <binary> <with jwt: yes|no>: runs Caddy on a free port; a
 # port taken between the check and the bind is retried with another.
