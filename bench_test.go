@@ -316,8 +316,9 @@ const missPoolSize, missCacheEntries = 64, 16
 // BenchmarkServeHTTP measures one request through the handler chain, per
 // algorithm family: cached (the same valid token again), miss (a valid token
 // the cache does not hold: verify, insert, evict), uncached (cache off),
-// malformed (header cut short) and bad_signature (one signature byte
-// changed). no_plugin is the same chain without the jwt handler.
+// malformed (header cut short), bad_signature (one signature byte
+// changed, the same token again) and forged (distinct tokens with a bad
+// signature). no_plugin is the same chain without the jwt handler.
 func BenchmarkServeHTTP(b *testing.B) {
 	b.Run("no_plugin", func(b *testing.B) {
 		runBenchRequests(b, newBenchChain(b, ""), []*benchRequest{newBenchRequest(signedLookingToken)}, http.StatusOK)
@@ -345,8 +346,20 @@ func BenchmarkServeHTTP(b *testing.B) {
 		b.Run(fam.name+"/bad_signature", func(b *testing.B) {
 			runBenchRequests(b, cached, []*benchRequest{newBenchRequest(corruptSignature(good))}, http.StatusUnauthorized)
 		})
+		forged := make([]*benchRequest, forgedPoolSize)
+		for i := range forged {
+			forged[i] = newBenchRequest(corruptSignature(signBench(b, fam, typicalClaims(i+1))))
+		}
+		b.Run(fam.name+"/forged", func(b *testing.B) {
+			runBenchRequests(b, cached, forged, http.StatusUnauthorized)
+		})
 	}
 }
+
+// forgedPoolSize is how many distinct tokens with a bad signature the
+// forged benchmark cycles through: more than the cache remembers, so that
+// every one is checked in full, as a stream of forgeries would be.
+const forgedPoolSize = 4 * forgedTokenSlots
 
 // signedLookingToken gives the baseline request an Authorization header of
 // a realistic size, so that both chains parse the same request.

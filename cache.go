@@ -2,7 +2,6 @@ package caddyjwt
 
 import (
 	"hash/maphash"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -146,17 +145,18 @@ func newTokenCache(entries int) *tokenCache {
 	return c
 }
 
-// hash picks the shard (low bits) and is the key within it. It is seeded
-// per cache, so nobody outside can aim tokens at one shard or slot.
-func (c *tokenCache) hash(raw string) (uint64, *cacheShard) {
-	h := maphash.String(c.seed, raw)
-	return h, &c.shards[h&c.mask]
-}
+// hash is the token's key: its low bits pick the shard, its high bits the
+// forged-token slot. It is seeded per cache, so nobody outside can aim
+// tokens at one shard or slot. A request works it out once and passes it
+// to each lookup.
+func (c *tokenCache) hash(raw string) uint64 { return maphash.String(c.seed, raw) }
 
-// get looks raw up: the entry of exactly this token, or nil. Whether the
-// token is still within its dates is for the verifier to say.
-func (c *tokenCache) get(raw string) *cacheEntry {
-	h, s := c.hash(raw)
+func (c *tokenCache) shard(h uint64) *cacheShard { return &c.shards[h&c.mask] }
+
+// get looks raw, of hash h, up: the entry of exactly this token, or nil.
+// Whether the token is still within its dates is for the verifier to say.
+func (c *tokenCache) get(raw string, h uint64) *cacheEntry {
+	s := c.shard(h)
 	s.mu.RLock()
 	e := s.entries[h]
 	s.mu.RUnlock()
@@ -177,14 +177,16 @@ func (e *cacheEntry) markUsed() {
 	}
 }
 
-// put stores a token that passed verification, with what the handler hands
-// on from it. generation is the cache's generation from before the
-// verification started.
-func (c *tokenCache) put(raw string, t *verifiedToken, ho *handOff, generation uint64) {
-	h, s := c.hash(raw)
-	// Copies, because the token may be a slice of a larger string (a
-	// Cookie header with other cookies in it), which would stay alive.
-	e := &cacheEntry{token: t, handOff: ho, hash: h, header: strings.Clone(raw[:t.headerEnd]), signature: strings.Clone(raw[t.payloadEnd+1:])}
+// put stores a token (raw, of hash h) that passed verification, with what
+// the handler hands on from it. generation is the cache's generation from
+// before the verification started.
+func (c *tokenCache) put(raw string, h uint64, t *verifiedToken, ho *handOff, generation uint64) {
+	s := c.shard(h)
+	// A copy, because the token may be a slice of a larger string (a
+	// Cookie header with other cookies in it), which would stay alive:
+	// both segments in one new string.
+	kept := raw[:t.headerEnd] + raw[t.payloadEnd+1:]
+	e := &cacheEntry{token: t, handOff: ho, hash: h, header: kept[:t.headerEnd], signature: kept[t.headerEnd:]}
 	e.cost = entryCost(e)
 	if int64(e.cost) > c.maxBytes {
 		return

@@ -1,13 +1,13 @@
 package caddyjwt
 
 import (
-	"hash/maphash"
 	"strings"
 	"sync/atomic"
 )
 
 // forgedTokenSlots is how many tokens with a bad signature the cache
-// remembers: at most 128 × max_token_size bytes (2 MiB by default).
+// remembers: each slot holds the token and its decoded claims, at most
+// 1.75 × max_token_size bytes (3.5 MiB in all by default).
 const forgedTokenSlots = 128
 
 // forgedTokens remembers the last tokens whose signature did not verify,
@@ -27,19 +27,19 @@ type forgedToken struct {
 	raw        string
 	generation uint64
 	// logged holds only what the rejection log shows (kid, iss, sub,
-	// jti), none of it trusted.
+	// jti), none of it trusted; they are slices of the token's decoded
+	// claims.
 	logged verifiedToken
 }
 
-func (c *tokenCache) forgedSlot(raw string) *atomic.Pointer[forgedToken] {
-	h := maphash.String(c.seed, raw)
+func (c *tokenCache) forgedSlot(h uint64) *atomic.Pointer[forgedToken] {
 	return &c.forged.slots[(h>>32)%forgedTokenSlots]
 }
 
-// forgedToken returns what was read from raw when its signature last
-// failed, nil if raw is not remembered as forged.
-func (c *tokenCache) forgedToken(raw string) *verifiedToken {
-	f := c.forgedSlot(raw).Load()
+// forgedToken returns what was read from raw (of hash h) when its
+// signature last failed, nil if raw is not remembered as forged.
+func (c *tokenCache) forgedToken(raw string, h uint64) *verifiedToken {
+	f := c.forgedSlot(h).Load()
 	if f == nil || f.generation != c.generation.Load() || f.raw != raw {
 		return nil
 	}
@@ -48,7 +48,7 @@ func (c *tokenCache) forgedToken(raw string) *verifiedToken {
 
 // putForged remembers raw, whose signature did not verify with the keys
 // of the cache's generation before the verification started.
-func (c *tokenCache) putForged(raw string, t *verifiedToken, generation uint64) {
+func (c *tokenCache) putForged(raw string, h uint64, t *verifiedToken, generation uint64) {
 	if t == nil || c.generation.Load() != generation {
 		return
 	}
@@ -56,7 +56,7 @@ func (c *tokenCache) putForged(raw string, t *verifiedToken, generation uint64) 
 	f := &forgedToken{raw: strings.Clone(raw), generation: generation, logged: verifiedToken{
 		keyID: t.keyID, issuer: t.issuer, subject: t.subject, tokenID: t.tokenID,
 	}}
-	c.forgedSlot(raw).Store(f)
+	c.forgedSlot(h).Store(f)
 }
 
 // clearForged drops every remembered forged token.

@@ -22,7 +22,7 @@ func TestRepeatedForgedTokenIsRefusedFromMemory(t *testing.T) {
 	if rsn != reasonBadSignature {
 		t.Fatalf("forged token: %q, want a bad signature", rsn)
 	}
-	remembered := h.cache.forgedToken(forged)
+	remembered := h.cache.forgedToken(forged, h.cache.hash(forged))
 	if remembered == nil {
 		t.Fatal("a token whose signature failed was not remembered")
 	}
@@ -43,7 +43,7 @@ func TestRepeatedForgedTokenIsRefusedFromMemory(t *testing.T) {
 	// A token that differs in one byte is not the remembered one.
 	i := strings.LastIndexByte(forged, '.') + 5
 	other := forged[:i] + flipChar(forged[i]) + forged[i+1:]
-	if h.cache.forgedToken(other) != nil {
+	if h.cache.forgedToken(other, h.cache.hash(other)) != nil {
 		t.Error("a different token was taken for the remembered forged one")
 	}
 	if got := h.cache.len(); got != 0 {
@@ -62,7 +62,7 @@ func TestKeyChangeForgetsForgedTokens(t *testing.T) {
 		t.Fatalf("forged token: %q", rsn)
 	}
 	h.verifier.keysChanged() // the same bytes may verify under the new keys
-	if h.cache.forgedToken(forged) != nil {
+	if h.cache.forgedToken(forged, h.cache.hash(forged)) != nil {
 		t.Error("a forged token is still remembered after a key change")
 	}
 
@@ -70,8 +70,8 @@ func TestKeyChangeForgetsForgedTokens(t *testing.T) {
 	generation := h.cache.generation.Load()
 	tok, _, _ := h.verifyToken(context.Background(), forged, time.Now())
 	h.verifier.keysChanged()
-	h.cache.putForged(forged, tok, generation)
-	if h.cache.forgedToken(forged) != nil {
+	h.cache.putForged(forged, h.cache.hash(forged), tok, generation)
+	if h.cache.forgedToken(forged, h.cache.hash(forged)) != nil {
 		t.Error("a token refused with keys that changed meanwhile was remembered")
 	}
 }

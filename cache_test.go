@@ -141,8 +141,8 @@ func TestClaimsEncodedAnotherWayAreNotServedFromTheCache(t *testing.T) {
 		t.Error("a token differing only in unused bits of its claims segment passed")
 	}
 	// The full comparison itself, which decides on a hash collision.
-	hash, shard := h.cache.hash(raw)
-	e := shard.entries[hash]
+	hash := h.cache.hash(raw)
+	e := h.cache.shard(hash).entries[hash]
 	if e == nil || !e.matches(raw) {
 		t.Fatal("the cached entry does not match its own token")
 	}
@@ -230,12 +230,12 @@ func TestVerificationRacingAKeyChangeIsNotCached(t *testing.T) {
 	raw, tok := fakeVerified("a", nil)
 	generation := c.generation.Load() // taken before the verification started
 	c.clear()                         // keys changed while it ran
-	c.put(raw, tok, nil, generation)
+	c.put(raw, c.hash(raw), tok, nil, generation)
 	if c.len() != 0 {
 		t.Error("a token verified with keys that changed meanwhile was cached")
 	}
-	c.put(raw, tok, nil, c.generation.Load())
-	if e := c.get(raw); e == nil || e.token != tok {
+	c.put(raw, c.hash(raw), tok, nil, c.generation.Load())
+	if e := c.get(raw, c.hash(raw)); e == nil || e.token != tok {
 		t.Error("a token verified with current keys was not cached")
 	}
 }
@@ -265,7 +265,7 @@ func TestCacheIsBoundedInMemory(t *testing.T) {
 	}
 	for i := range 100 {
 		raw, tok := fakeVerified(fmt.Sprintf("token%02d", i), claims)
-		c.put(raw, tok, nil, c.generation.Load())
+		c.put(raw, c.hash(raw), tok, nil, c.generation.Load())
 	}
 	if c.bytes.Load() > c.maxBytes {
 		t.Errorf("cache holds %d bytes, over its budget of %d", c.bytes.Load(), c.maxBytes)
@@ -282,21 +282,21 @@ func TestTokensInUseSurviveEviction(t *testing.T) {
 		var tok *verifiedToken
 		raws[i], tok = fakeVerified(fmt.Sprint("t", i), nil)
 		if i < 64 {
-			c.put(raws[i], tok, nil, c.generation.Load())
+			c.put(raws[i], c.hash(raws[i]), tok, nil, c.generation.Load())
 		}
 	}
-	e := c.get(raws[0])
+	e := c.get(raws[0], c.hash(raws[0]))
 	if e == nil {
 		t.Fatal("t0 not cached")
 	}
 	e.markUsed() // what the handler does for a token still within its dates
 	// One more token: the oldest entry not used since goes, not t0.
 	_, tok := fakeVerified("t64", nil)
-	c.put(raws[64], tok, nil, c.generation.Load())
-	if c.get(raws[0]) == nil {
+	c.put(raws[64], c.hash(raws[64]), tok, nil, c.generation.Load())
+	if c.get(raws[0], c.hash(raws[0])) == nil {
 		t.Error("the token in use was evicted")
 	}
-	if c.get(raws[1]) != nil {
+	if c.get(raws[1], c.hash(raws[1])) != nil {
 		t.Error("the oldest unused token was kept")
 	}
 	if c.len() != 64 {

@@ -119,23 +119,24 @@ func (h *Handler) verifyToken(ctx context.Context, raw string, now time.Time) (*
 	if h.cache == nil || !h.verifier.fits(raw) {
 		return h.verifyFresh(ctx, raw, now)
 	}
-	if e := h.cache.get(raw); e != nil {
+	hash := h.cache.hash(raw)
+	if e := h.cache.get(raw, hash); e != nil {
 		rsn := h.verifier.stillValid(e.token, now)
 		if rsn == reasonAllowed {
 			e.markUsed()
 		}
 		return e.token, e.handOff, rsn
 	}
-	if t := h.cache.forgedToken(raw); t != nil {
+	if t := h.cache.forgedToken(raw, hash); t != nil {
 		return t, nil, reasonBadSignature
 	}
 	generation := h.cache.generation.Load()
 	t, ho, rsn := h.verifyFresh(ctx, raw, now)
 	switch rsn {
 	case reasonAllowed:
-		h.cache.put(raw, t, ho, generation)
+		h.cache.put(raw, hash, t, ho, generation)
 	case reasonBadSignature:
-		h.cache.putForged(raw, t, generation)
+		h.cache.putForged(raw, hash, t, generation)
 	}
 	return t, ho, rsn
 }

@@ -20,8 +20,10 @@ type handOff struct {
 	// it does not box the string again on every request.
 	userID any
 	// headers holds the value of each of the handler's claim headers, in
-	// the same order.
+	// the same order; in inline when there are few, so that the hand-off
+	// is one allocation.
 	headers []handOffHeader
+	inline  [2]handOffHeader
 	// placeholders resolves {http.auth.jwt.*} from the token's claims.
 	placeholders caddy.ReplacerFunc
 }
@@ -43,7 +45,12 @@ func (ho *handOff) heapCost() int {
 }
 
 func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
-	ho := &handOff{userID: "", headers: make([]handOffHeader, len(h.headers))}
+	ho := &handOff{userID: ""}
+	if len(h.headers) <= len(ho.inline) {
+		ho.headers = ho.inline[:len(h.headers)]
+	} else {
+		ho.headers = make([]handOffHeader, len(h.headers))
+	}
 	if v, ok := h.userClaim.lookup(claims); ok {
 		if s, safe := claimText(v); safe {
 			ho.userID = s

@@ -215,6 +215,7 @@ type Handler struct {
 	observe      bool
 	requests     *[reasonCount]prometheus.Counter // by reason, for this mode
 	rejectionLog *rejectionSampler
+	refusals     refusalPath
 	dpop         *dpopChecker
 	dpopSource   int // index of the DPoP scheme in sources, -1 for none
 	cleanups     []func()

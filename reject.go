@@ -10,9 +10,10 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// reject answers a request that may not pass. The error goes to Caddy as a
-// caddyhttp.Error, so handle_errors routes can render it; the challenge
-// headers set here survive into them.
+// reject answers a request that may not pass: with the status and
+// challenge of its reason, ended by refuse (refusal.go), which hands it to
+// handle_errors routes where there are any; the challenge headers set here
+// survive into them.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, token *verifiedToken) error {
 	info := rsn.info()
 	h.requests[rsn].Inc()
@@ -31,7 +32,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rsn reason, tok
 	if info.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
-	return caddyhttp.Error(info.status, reasonErrors[rsn])
+	return h.refuse(w, r, rsn, info.status)
 }
 
 // reasonErrors holds the error of each reason, made once: its text is the

@@ -139,7 +139,10 @@ func (v *tokenVerifier) fits(raw string) bool { return len(raw) <= v.maxTokenSiz
 
 // verify checks a raw token at the time now. Cheap checks come first (size,
 // shape, alphabet, header, algorithm) so that garbage costs little; the
-// signature is checked before any claim is trusted.
+// signature is checked before any claim is trusted, and before the claims
+// are decoded into values, so that a forged token costs none: before it,
+// the claims JSON is only checked and iss, sub and jti read (the issuer
+// picks the keys; the three name the token in the rejection log).
 func (v *tokenVerifier) verify(ctx context.Context, raw string, now time.Time) (*verifiedToken, reason) {
 	if !v.fits(raw) {
 		return nil, reasonTooLarge
@@ -159,27 +162,33 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string, now time.Time) (
 	if len(v.tokenTypes) > 0 && !v.acceptsType(header.typ) {
 		return nil, reasonBadType
 	}
-
-	claimsJSON, claims, claimsSize, ok := decodeClaimsSegment(raw[headerEnd+1 : payloadEnd])
+	claimsJSON, ok := jws.DecodeSegment(raw[headerEnd+1 : payloadEnd])
 	if !ok {
 		return nil, reasonMalformed
 	}
-	token := &verifiedToken{
-		claims: claims, claimsJSON: claimsJSON, claimsSize: claimsSize,
-		algorithm: alg, keyID: header.kid, headerEnd: headerEnd, payloadEnd: payloadEnd,
-	}
-	if !token.readRegisteredStrings() {
-		return token, reasonBadClaims
-	}
-
 	// From here on a failure returns the token too, so that the rejection
 	// can be logged with its kid, iss, sub and jti; none of it is trusted.
-	scope, rsn := v.scopeFor(token.issuer)
-	if rsn != reasonAllowed {
+	token := &verifiedToken{
+		claimsJSON: claimsJSON, algorithm: alg, keyID: header.kid,
+		headerEnd: headerEnd, payloadEnd: payloadEnd,
+	}
+	// The claims are checked whole and iss, sub and jti read, but nothing
+	// is decoded until the signature holds.
+	if rsn := token.readRegisteredStrings(); rsn != reasonAllowed {
 		return token, rsn
+	}
+	scope := v.defaultScope
+	if len(v.issuers) > 0 {
+		if scope, ok = v.issuers[token.issuer]; !ok {
+			return token, reasonBadIssuer
+		}
 	}
 	if rsn := scope.checkSignature(ctx, raw[:payloadEnd], raw[payloadEnd+1:], header.kid, alg); rsn != reasonAllowed {
 		return token, rsn
+	}
+
+	if token.claims, token.claimsSize, ok = jws.ParseObjectSize(claimsJSON); !ok {
+		return token, reasonMalformed // not reached: readRegisteredStrings accepted them
 	}
 	if rsn := v.checkClaims(scope, token, now); rsn != reasonAllowed {
 		return token, rsn
@@ -200,45 +209,61 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 	if !ok {
 		return h, false
 	}
-	members, ok := jws.ParseObject(s)
-	if !ok {
-		return h, false
-	}
-	if _, critical := members["crit"]; critical {
-		return h, false
-	}
-	var algOK, kidOK, typOK bool
-	h.alg, algOK = stringClaim(members, "alg")
-	h.kid, kidOK = stringClaim(members, "kid")
-	h.typ, typOK = stringClaim(members, "typ")
-	return h, algOK && kidOK && typOK
+	usable := true
+	ok = jws.VisitObject(s, func(name string, kind jws.Kind, text string) {
+		var member *string
+		switch name {
+		case "crit":
+			usable = false
+			return
+		case "alg":
+			member = &h.alg
+		case "kid":
+			member = &h.kid
+		case "typ":
+			member = &h.typ
+		default:
+			return
+		}
+		if kind != jws.String {
+			usable = false
+		}
+		*member = text
+	})
+	return h, ok && usable
 }
 
-// decodeClaimsSegment reads the claims segment and returns its JSON text
-// and the estimated heap of the claims too. Numbers keep their JSON text
-// (json.Number) so that they reach headers and placeholders exactly as the
-// issuer wrote them.
-func decodeClaimsSegment(seg string) (string, map[string]any, int, bool) {
-	s, ok := jws.DecodeSegment(seg)
-	if !ok {
-		return "", nil, 0, false
+// readRegisteredStrings checks the claims JSON as the claims parser will
+// and reads iss, sub and jti from it without decoding the rest: RFC 7519
+// §4.1 makes them strings, and a token with another type there is refused
+// (bad claims) rather than guessed at; claims that are not an object the
+// parser accepts are malformed.
+func (t *verifiedToken) readRegisteredStrings() reason {
+	typed := true
+	ok := jws.VisitObject(t.claimsJSON, func(name string, kind jws.Kind, text string) {
+		var member *string
+		switch name {
+		case "iss":
+			member = &t.issuer
+		case "sub":
+			member = &t.subject
+		case "jti":
+			member = &t.tokenID
+		default:
+			return
+		}
+		if kind != jws.String {
+			typed = false
+		}
+		*member = text
+	})
+	switch {
+	case !ok:
+		return reasonMalformed
+	case !typed:
+		return reasonBadClaims
 	}
-	claims, size, ok := jws.ParseObjectSize(s)
-	return s, claims, size, ok
-}
-
-// readRegisteredStrings copies iss, sub and jti, which RFC 7519 §4.1 makes
-// strings; a token with another type there is refused rather than guessed at.
-func (t *verifiedToken) readRegisteredStrings() bool {
-	var ok bool
-	if t.issuer, ok = stringClaim(t.claims, "iss"); !ok {
-		return false
-	}
-	if t.subject, ok = stringClaim(t.claims, "sub"); !ok {
-		return false
-	}
-	t.tokenID, ok = stringClaim(t.claims, "jti")
-	return ok
+	return reasonAllowed
 }
 
 // stringClaim returns a claim that must be a string if present; ok is false
@@ -250,20 +275,6 @@ func stringClaim(claims map[string]any, name string) (s string, ok bool) {
 	}
 	s, ok = v.(string)
 	return s, ok
-}
-
-// scopeFor picks the keys that may verify a token from this issuer: with
-// issuer blocks, only that issuer's own keys (a token claiming issuer A is
-// never checked with issuer B's keys).
-func (v *tokenVerifier) scopeFor(issuer string) (*keyScope, reason) {
-	if len(v.issuers) == 0 {
-		return v.defaultScope, reasonAllowed
-	}
-	scope, ok := v.issuers[issuer]
-	if !ok {
-		return nil, reasonBadIssuer
-	}
-	return scope, reasonAllowed
 }
 
 // checkSignature verifies the signature over signingInput with the scope's

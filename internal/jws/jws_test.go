@@ -95,6 +95,72 @@ func checkAgainstEncodingJSON(t *testing.T, s string) {
 	if gotOK && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q: got %#v, encoding/json %#v", s, got, want)
 	}
+	checkVisitAgainstParse(t, s, got, gotOK)
+}
+
+// checkVisitAgainstParse checks that VisitObject accepts exactly what
+// ParseObject accepts and reports each top-level member as ParseObject
+// decodes it: the verifier reads a token's issuer and its header with the
+// one and its claims with the other, so the two must never disagree.
+func checkVisitAgainstParse(t *testing.T, s string, parsed map[string]any, parsedOK bool) {
+	t.Helper()
+	visited := map[string]any{}
+	ok := VisitObject(s, func(name string, kind Kind, text string) {
+		switch kind {
+		case String:
+			visited[name] = text
+		case Number:
+			visited[name] = json.Number(text)
+		default:
+			visited[name] = kind
+		}
+	})
+	if ok != parsedOK {
+		t.Fatalf("%q: VisitObject %v, ParseObject %v", s, ok, parsedOK)
+	}
+	if !ok {
+		return
+	}
+	if len(visited) != len(parsed) {
+		t.Fatalf("%q: visited %d members, parsed %d", s, len(visited), len(parsed))
+	}
+	for name, v := range parsed {
+		var want any
+		switch v := v.(type) {
+		case string, json.Number:
+			want = v
+		case bool:
+			want = Bool
+		case nil:
+			want = Null
+		case map[string]any:
+			want = Object
+		case []any:
+			want = Array
+		}
+		if visited[name] != want {
+			t.Fatalf("%q: member %q visited as %#v, parsed as %#v", s, name, visited[name], v)
+		}
+	}
+}
+
+// TestVisitObjectAllocatesNothingForATypicalHeader: reading the header
+// and the issuer this way is what keeps a forged token cheap.
+func TestVisitObjectAllocatesNothingForATypicalHeader(t *testing.T) {
+	const header = `{"alg":"ES256","typ":"JWT","kid":"2024-06-key"}`
+	var alg string
+	allocs := testing.AllocsPerRun(100, func() {
+		if !VisitObject(header, func(name string, kind Kind, text string) {
+			if name == "alg" {
+				alg = text
+			}
+		}) {
+			t.Fatal("refused")
+		}
+	})
+	if allocs != 0 || alg != "ES256" {
+		t.Fatalf("%v allocations, alg %q", allocs, alg)
+	}
 }
 
 var jsonCorpus = []string{
@@ -106,7 +172,9 @@ var jsonCorpus = []string{
 	`{"a":[]}`, `{"a":[1,"x",[true,{}],{"b":[null]}]}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a":{"b":{"c":{}}}}`,
 	`{"a":1,}`, `{,"a":1}`, `{"a" 1}`, `{"a":1 "b":2}`, `{a:1}`, `{'a':1}`, `{"a":1}}`, `{"a":1}x`,
 	`{"a":1} {"b":2}`, `{"a":1}]`, `[]`, `null`, `"x"`, `1`, ``, ` `, `{`, `{"a"`, `{"a":`, `{"a":"x`,
-	`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a":1,"A":2}`,
+	`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a":1,"A":2}`, `{"a":1,"\u0061":2}`, `{"a":[{"b":1,"b":2}]}`,
+	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"a":18}`,
+	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"r":18}`,
 	`{"a":1e308}`, `{"a":1e309}`, `{"a":-1e700}`, `{"a":[1E+400]}`, `{"a":1e-400}`, `{"a":1.7976931348623157e308}`,
 	`{"a":` + strings.Repeat("9", 308) + `}`, `{"a":` + strings.Repeat("9", 309) + `}`, `{"a":-` + strings.Repeat("9", 400) + `.5}`,
 	strings.Repeat(`{"a":`, maxJSONDepth) + `1` + strings.Repeat(`}`, maxJSONDepth),

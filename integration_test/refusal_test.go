@@ -1,0 +1,74 @@
+package integration_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+)
+
+// TestRefusalsReachTheErrorRoutesThatCouldSeeThem: where no error route
+// could see a refusal, the handler writes the status itself; where one
+// could (a subroute's own errors, in a JSON config), the refusal still goes
+// to it. Both answer with the same status and challenge, and neither
+// reaches the upstream.
+func TestRefusalsReachTheErrorRoutesThatCouldSeeThem(t *testing.T) {
+	requireCaddy(t)
+	t.Parallel()
+	up := newUpstream(t)
+	k := newKey(t, "HS256")
+	c := startCaddy(t, caddyfileFor("\trespond 404"))
+
+	jwtThenProxy := func() []map[string]any {
+		return []map[string]any{
+			{"handler": "jwt", "secret": map[string]any{"value": k.Secret()}, "algorithms": []string{"HS256"}},
+			{"handler": "reverse_proxy", "upstreams": []map[string]any{{"dial": up.Addr()}}},
+		}
+	}
+	ports := c.Ports()
+	loadJSON(t, c, map[string]any{
+		"admin": map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(ports.Admin)},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"test": map[string]any{
+			"listen": []string{"127.0.0.1:" + strconv.Itoa(ports.HTTP)},
+			"routes": []map[string]any{
+				{"match": []map[string]any{{"path": []string{"/sub/*"}}}, "handle": []map[string]any{{
+					"handler": "subroute",
+					"routes":  []map[string]any{{"handle": jwtThenProxy()}},
+					"errors": map[string]any{"routes": []map[string]any{{"handle": []map[string]any{{
+						"handler": "static_response", "status_code": "{http.error.status_code}",
+						"body": "subroute saw {http.error.status_code}",
+					}}}}},
+				}}},
+				{"match": []map[string]any{{"path": []string{"/plain/*"}}}, "handle": jwtThenProxy()},
+			},
+		}}}},
+	})
+
+	malformed := expectation{http.StatusUnauthorized, invalidToken(descMalformed)}
+	forged := bearer(sign(t, newKey(t, "HS256"), validClaims()))
+	for _, tc := range []struct {
+		path, body string
+	}{
+		{"/sub/x", "subroute saw 401"},
+		{"/plain/x", ""},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			check(t, c, up, http.MethodGet, tc.path, bearer(sign(t, k, validClaims())), accepted)
+			for name, header := range map[string]http.Header{"malformed": bearer("garbage"), "forged": forged} {
+				want := malformed
+				if name == "forged" {
+					want = expectation{http.StatusUnauthorized, invalidToken(descBadSignature)}
+				}
+				// Twice: the first refusal decides how the handler ends them.
+				for range 2 {
+					if resp := check(t, c, up, http.MethodGet, tc.path, header, want); resp.Body != tc.body {
+						t.Errorf("%s: body %q, want %q", name, resp.Body, tc.body)
+					}
+				}
+			}
+			resp := check(t, c, up, http.MethodGet, tc.path, nil, expectation{http.StatusUnauthorized, challengeMissing})
+			if resp.Body != tc.body {
+				t.Errorf("missing: body %q, want %q", resp.Body, tc.body)
+			}
+		})
+	}
+}
