@@ -239,40 +239,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}
 
-	h.observe, h.requests = strings.EqualFold(h.Mode, modeObserve), &requestsByReason
-	if h.observe {
-		h.requests = &observedByReason
-		h.logger.Warn("observe mode: requests that fail authentication are passed on without identity; nothing is refused")
-	}
-	if h.MaxTokenSize == 0 {
-		h.MaxTokenSize = defaultMaxTokenSize
-	}
-	if h.UserClaim == "" {
-		h.UserClaim = defaultUserClaim
-	}
-	h.userClaim = compileClaimPath(h.UserClaim)
-	h.challenge = newChallengeBuilder(h.Realm)
-
-	var err error
-	if h.sources, err = h.provisionTokenSources(); err != nil {
+	h.provisionModeAndDefaults()
+	if err := h.provisionTokenReading(ctx); err != nil {
 		return err
-	}
-	var stopDPoP func()
-	h.dpop, stopDPoP, err = h.provisionDPoP(ctx)
-	if stopDPoP != nil {
-		h.cleanups = append(h.cleanups, stopDPoP)
-	}
-	if err != nil {
-		return err
-	}
-	if h.sources, h.dpopSource, err = addDPoPSource(h.sources, h.dpop); err != nil {
-		return err
-	}
-	if h.ClientCertificateHeader != "" {
-		if !validHeaderName(h.ClientCertificateHeader) {
-			return fmt.Errorf("jwt: client_certificate_header: %q is not a valid header name", h.ClientCertificateHeader)
-		}
-		h.clientCertificateHeader = http.CanonicalHeaderKey(h.ClientCertificateHeader)
 	}
 	if h.Resource != nil && len(h.Audience) == 0 {
 		// RFC 8707 §2: a token for this resource names it in aud; one
@@ -285,6 +254,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.cache = newTokenCache(h.Cache); h.cache != nil {
 		onKeysChanged = h.cache.clear
 	}
+	var err error
 	if h.verifier, err = h.provisionVerifier(ctx, onKeysChanged); err != nil {
 		return err
 	}
@@ -313,6 +283,52 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if h.revocation, err = h.Revocation.provision(ctx, h.logger); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// provisionModeAndDefaults picks the request counter for the mode and fills
+// in the defaults the rest of Provision builds on.
+func (h *Handler) provisionModeAndDefaults() {
+	h.observe, h.requests = strings.EqualFold(h.Mode, modeObserve), &requestsByReason
+	if h.observe {
+		h.requests = &observedByReason
+		h.logger.Warn("observe mode: requests that fail authentication are passed on without identity; nothing is refused")
+	}
+	if h.MaxTokenSize == 0 {
+		h.MaxTokenSize = defaultMaxTokenSize
+	}
+	if h.UserClaim == "" {
+		h.UserClaim = defaultUserClaim
+	}
+	h.userClaim = compileClaimPath(h.UserClaim)
+	h.challenge = newChallengeBuilder(h.Realm)
+}
+
+// provisionTokenReading sets up where a request's token and its proof of
+// possession are read from: the token sources, DPoP and the header that
+// carries the client certificate.
+func (h *Handler) provisionTokenReading(ctx caddy.Context) error {
+	var err error
+	if h.sources, err = h.provisionTokenSources(); err != nil {
+		return err
+	}
+	var stopDPoP func()
+	h.dpop, stopDPoP, err = h.provisionDPoP(ctx)
+	if stopDPoP != nil {
+		h.cleanups = append(h.cleanups, stopDPoP)
+	}
+	if err != nil {
+		return err
+	}
+	if h.sources, h.dpopSource, err = addDPoPSource(h.sources, h.dpop); err != nil {
+		return err
+	}
+	if h.ClientCertificateHeader != "" {
+		if !validHeaderName(h.ClientCertificateHeader) {
+			return fmt.Errorf("jwt: client_certificate_header: %q is not a valid header name", h.ClientCertificateHeader)
+		}
+		h.clientCertificateHeader = http.CanonicalHeaderKey(h.ClientCertificateHeader)
 	}
 	return nil
 }
