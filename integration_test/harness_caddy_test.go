@@ -1,5 +1,8 @@
 package integration_test
 
+// The harness's Caddy processes: a caddy run per test with its own ports,
+// reloads through the admin API, and Caddy commands run to completion.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,8 @@
 package integration_test
 
+// The harness's recording upstream and its HTTP client, which never follows
+// redirects.
+
 import (
 	"io"
 	"net/http"

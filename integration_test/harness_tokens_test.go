@@ -1,5 +1,8 @@
 package integration_test
 
+// The harness's keys of every algorithm, with their PEM files, and the
+// tokens signed with them, well-formed or hand-built hostile.
+
 import (
 	"crypto"
 	"crypto/ecdsa"
