@@ -15,6 +15,30 @@ import (
 	"time"
 )
 
+// The load of TestFileStoreRewrittenDuringLoad: at least fileLoadRequests
+// requests from fileLoadWorkers clients, over tokens of four kinds.
+const (
+	fileLoadRequests    = 1000
+	fileLoadWorkers     = 8
+	fileLoadPreRevoked  = 10
+	fileLoadPerWriter   = 8
+	fileLoadNeverRevoke = 10
+)
+
+// fileLoadToken is one token of the load, with the kind that says when it
+// is revoked.
+type fileLoadToken struct {
+	jti, raw string
+	kind     string // "pre", "writerN", "never"
+}
+
+// fileLoadResult is one request of the load, when it was sent and answered.
+type fileLoadResult struct {
+	tok           fileLoadToken
+	sent, arrived time.Time
+	status        int
+}
+
 // TestFileStoreRewrittenDuringLoad sends 1,000 requests while two
 // concurrent `caddy jwt revoke` runs rewrite the file store (each an atomic
 // rename, serialised by the file lock). Tokens revoked before the start are
@@ -23,55 +47,75 @@ import (
 // and in the end the file holds every revocation of both writers.
 func TestFileStoreRewrittenDuringLoad(t *testing.T) {
 	requireCaddy(t)
-	const (
-		requests    = 1000
-		workers     = 8
-		preRevoked  = 10
-		perWriter   = 8
-		neverRevoke = 10
-	)
 	path := filepath.Join(t.TempDir(), "revoked.json")
 	key := newKey(t, "HS256")
 	exp := time.Now().Add(10 * time.Minute)
 	expArg := strconv.FormatInt(exp.Unix(), 10)
 
-	type token struct {
-		jti, raw string
-		kind     string // "pre", "writerN", "never"
-	}
-	var tokens []token
-	add := func(kind string, n int) {
-		for i := range n {
-			jti := fmt.Sprintf("%s-%d", kind, i)
-			tokens = append(tokens, token{jti: jti, kind: kind,
-				raw: sign(t, key, validClaims("sub", "load-"+jti, "jti", jti, "exp", exp.Unix()))})
-		}
-	}
-	add("pre", preRevoked)
-	add("writer0", perWriter)
-	add("writer1", perWriter)
-	add("never", neverRevoke)
-	for _, tk := range tokens[:preRevoked] {
+	tokens := fileLoadTokens(t, key, exp)
+	for _, tk := range tokens[:fileLoadPreRevoked] {
 		revokeCLI(t, "--location", path, "--jti", tk.jti, "--exp", expArg)
 	}
 
 	up := newUpstream(t)
 	c := startCaddy(t, revocationSite(key, t, "file", path, "reload_interval 20ms", up))
 
-	type result struct {
-		tok           token
-		sent, arrived time.Time
-		status        int
+	results := sendFileLoad(t, c, tokens, func() <-chan struct{} {
+		return startRevokeWriters(t, path, expArg, tokens)
+	})
+
+	passed, refused := checkFileLoadResults(t, up, tokens, results)
+	// Every revocation of both writers is in force at the end, and in the
+	// file.
+	for _, tk := range tokens {
+		if tk.kind == "never" {
+			check(t, c, up, http.MethodGet, "/", bearer(tk.raw), accepted)
+			continue
+		}
+		waitForTokenStatus(t, c, tk.raw, http.StatusUnauthorized)
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tokens {
+		if in := strings.Contains(string(data), `"`+tk.jti+`"`); in != (tk.kind != "never") {
+			t.Errorf("jti %s in the file: %v", tk.jti, in)
+		}
+	}
+	t.Logf("%d requests, %d passed, %d tokens refused during the run", len(results), passed, refused)
+}
+
+// fileLoadTokens signs the tokens of the load: revoked before the start,
+// revoked by each of the two writers, and never revoked.
+func fileLoadTokens(t *testing.T, key *testKey, exp time.Time) []fileLoadToken {
+	var tokens []fileLoadToken
+	add := func(kind string, n int) {
+		for i := range n {
+			jti := fmt.Sprintf("%s-%d", kind, i)
+			tokens = append(tokens, fileLoadToken{jti: jti, kind: kind,
+				raw: sign(t, key, validClaims("sub", "load-"+jti, "jti", jti, "exp", exp.Unix()))})
+		}
+	}
+	add("pre", fileLoadPreRevoked)
+	add("writer0", fileLoadPerWriter)
+	add("writer1", fileLoadPerWriter)
+	add("never", fileLoadNeverRevoke)
+	return tokens
+}
+
+// sendFileLoad starts the clients, then the writers, and sends the load
+// until both writers are done, and returns every request's result.
+func sendFileLoad(t *testing.T, c *caddyProcess, tokens []fileLoadToken, startWriters func() <-chan struct{}) []fileLoadResult {
 	var (
 		mu      sync.Mutex
-		results []result
+		results []fileLoadResult
 		wg      sync.WaitGroup
 		next    = make(chan int)
 	)
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: fileLoadWorkers}}
 	defer client.CloseIdleConnections()
-	for range workers {
+	for range fileLoadWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -87,13 +131,33 @@ func TestFileStoreRewrittenDuringLoad(t *testing.T) {
 					resp.Body.Close()
 				}
 				mu.Lock()
-				results = append(results, result{tok: tk, sent: sent, arrived: time.Now(), status: status})
+				results = append(results, fileLoadResult{tok: tk, sent: sent, arrived: time.Now(), status: status})
 				mu.Unlock()
 			}
 		}()
 	}
-	// The two writers run beside the load, each revoking its own tokens
-	// one by one with the real CLI.
+	writersDone := startWriters()
+	// At least fileLoadRequests requests, and the load lasts until both
+	// writers are done, so that every rewrite happens under load (bounded).
+	sent := 0
+	for writing := true; sent < fileLoadRequests || (writing && sent < 50*fileLoadRequests); sent++ {
+		select {
+		case <-writersDone:
+			writing = false
+		default:
+		}
+		next <- sent
+	}
+	close(next)
+	wg.Wait()
+	<-writersDone
+	return results
+}
+
+// startRevokeWriters starts the two writers, which run beside the load,
+// each revoking its own tokens one by one with the real CLI. The channel is
+// closed when both are done.
+func startRevokeWriters(t *testing.T, path, expArg string, tokens []fileLoadToken) <-chan struct{} {
 	var writers sync.WaitGroup
 	writersDone := make(chan struct{})
 	for w := range 2 {
@@ -113,25 +177,17 @@ func TestFileStoreRewrittenDuringLoad(t *testing.T) {
 		}()
 	}
 	go func() { writers.Wait(); close(writersDone) }()
-	// At least `requests` requests, and the load lasts until both writers
-	// are done, so that every rewrite happens under load (bounded).
-	sent := 0
-	for writing := true; sent < requests || (writing && sent < 50*requests); sent++ {
-		select {
-		case <-writersDone:
-			writing = false
-		default:
-		}
-		next <- sent
-	}
-	close(next)
-	wg.Wait()
-	<-writersDone
+	return writersDone
+}
 
+// checkFileLoadResults checks what the load saw and what reached the
+// upstream, and returns how many requests passed and how many tokens were
+// refused during the run.
+func checkFileLoadResults(t *testing.T, up *upstream, tokens []fileLoadToken, results []fileLoadResult) (passed, refused int) {
 	// What the upstream received: every request it saw carried a token,
 	// and none of them a token revoked before the start.
 	preRevokedRaw := map[string]bool{}
-	for _, tk := range tokens[:preRevoked] {
+	for _, tk := range tokens[:fileLoadPreRevoked] {
 		preRevokedRaw[tk.raw] = true
 	}
 	for _, req := range up.Requests() {
@@ -139,7 +195,7 @@ func TestFileStoreRewrittenDuringLoad(t *testing.T) {
 			t.Fatal("a token revoked before the start reached the upstream")
 		}
 	}
-	passed, refusedAt := 0, map[string]time.Time{}
+	refusedAt := map[string]time.Time{}
 	for _, r := range results {
 		switch {
 		case r.status == http.StatusOK:
@@ -168,23 +224,5 @@ func TestFileStoreRewrittenDuringLoad(t *testing.T) {
 			t.Errorf("token %s was let through after it had been refused: a reload lost its revocation", r.tok.jti)
 		}
 	}
-	// Every revocation of both writers is in force at the end, and in the
-	// file.
-	for _, tk := range tokens {
-		if tk.kind == "never" {
-			check(t, c, up, http.MethodGet, "/", bearer(tk.raw), accepted)
-			continue
-		}
-		waitForTokenStatus(t, c, tk.raw, http.StatusUnauthorized)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tk := range tokens {
-		if in := strings.Contains(string(data), `"`+tk.jti+`"`); in != (tk.kind != "never") {
-			t.Errorf("jti %s in the file: %v", tk.jti, in)
-		}
-	}
-	t.Logf("%d requests, %d passed, %d tokens refused during the run", len(results), passed, len(refusedAt))
+	return passed, len(refusedAt)
 }
