@@ -79,7 +79,19 @@ type revocationStoreUnderTest struct {
 // http.
 func TestRevocationChecksOnEachStore(t *testing.T) {
 	requireCaddy(t)
-	stores := map[string]func(t *testing.T) revocationStoreUnderTest{
+	stores := revocationStoresUnderTest()
+	for name, setup := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := setup(t)
+			checkRevocationRules(t, s)
+		})
+	}
+}
+
+// revocationStoresUnderTest sets up each store, written the way an
+// operator would write it.
+func revocationStoresUnderTest() map[string]func(t *testing.T) revocationStoreUnderTest {
+	return map[string]func(t *testing.T) revocationStoreUnderTest{
 		"file": func(t *testing.T) revocationStoreUnderTest {
 			path := filepath.Join(t.TempDir(), "revoked.json")
 			return revocationStoreUnderTest{
@@ -121,57 +133,57 @@ func TestRevocationChecksOnEachStore(t *testing.T) {
 			}
 		},
 	}
-	for name, setup := range stores {
-		t.Run(name, func(t *testing.T) {
-			s := setup(t)
-			key := newKey(t, "HS256")
-			up := newUpstream(t)
-			c := startCaddy(t, revocationSite(key, t, s.store, s.location, s.block, up))
-			exp := time.Now().Add(5 * time.Minute)
+}
 
-			// 1. A denied jti: that token is refused, a sibling is not.
-			target := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-1"))
-			sibling := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-2"))
-			check(t, c, up, http.MethodGet, "/", bearer(target), accepted)
-			s.denyJTI("jti-1", exp)
-			waitForTokenStatus(t, c, target, http.StatusUnauthorized)
-			assertRevoked(t, c, up, target)
-			check(t, c, up, http.MethodGet, "/", bearer(sibling), accepted)
+// checkRevocationRules runs the three rules on a site that checks the
+// store s: a denied jti, a version below the subject's, a logout.
+func checkRevocationRules(t *testing.T, s revocationStoreUnderTest) {
+	key := newKey(t, "HS256")
+	up := newUpstream(t)
+	c := startCaddy(t, revocationSite(key, t, s.store, s.location, s.block, up))
+	exp := time.Now().Add(5 * time.Minute)
 
-			// 2. Version: tokens below the subject's current version, or
-			// without one, are refused; the current version passes.
-			v1 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-1", "ver", 1))
-			noVersion := sign(t, key, validClaims("sub", "ver-user", "jti", "v-none"))
-			check(t, c, up, http.MethodGet, "/", bearer(v1), accepted)
-			check(t, c, up, http.MethodGet, "/", bearer(noVersion), accepted)
-			s.setVersion("ver-user", 2)
-			waitForTokenStatus(t, c, v1, http.StatusUnauthorized)
-			assertRevoked(t, c, up, v1)
-			waitForTokenStatus(t, c, noVersion, http.StatusUnauthorized)
-			assertRevoked(t, c, up, noVersion)
-			v2 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-2", "ver", 2))
-			check(t, c, up, http.MethodGet, "/", bearer(v2), accepted)
+	// 1. A denied jti: that token is refused, a sibling is not.
+	target := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-1"))
+	sibling := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-2"))
+	check(t, c, up, http.MethodGet, "/", bearer(target), accepted)
+	s.denyJTI("jti-1", exp)
+	waitForTokenStatus(t, c, target, http.StatusUnauthorized)
+	assertRevoked(t, c, up, target)
+	check(t, c, up, http.MethodGet, "/", bearer(sibling), accepted)
 
-			// 3. Logout: tokens issued before it are refused, a token
-			// issued after it passes, and so does another subject.
-			before := sign(t, key, validClaims("sub", "logout-user", "jti", "l-1", "iat", time.Now().Add(-time.Minute).Unix()))
-			other := sign(t, key, validClaims("sub", "someone-else", "jti", "l-2", "iat", time.Now().Add(-time.Minute).Unix()))
-			check(t, c, up, http.MethodGet, "/", bearer(before), accepted)
-			s.logout("logout-user")
-			waitForTokenStatus(t, c, before, http.StatusUnauthorized)
-			assertRevoked(t, c, up, before)
-			after := sign(t, key, validClaims("sub", "logout-user", "jti", "l-3", "iat", time.Now().Add(time.Second).Unix()))
-			check(t, c, up, http.MethodGet, "/", bearer(after), accepted)
-			check(t, c, up, http.MethodGet, "/", bearer(other), accepted)
+	// 2. Version: tokens below the subject's current version, or
+	// without one, are refused; the current version passes.
+	v1 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-1", "ver", 1))
+	noVersion := sign(t, key, validClaims("sub", "ver-user", "jti", "v-none"))
+	check(t, c, up, http.MethodGet, "/", bearer(v1), accepted)
+	check(t, c, up, http.MethodGet, "/", bearer(noVersion), accepted)
+	s.setVersion("ver-user", 2)
+	waitForTokenStatus(t, c, v1, http.StatusUnauthorized)
+	assertRevoked(t, c, up, v1)
+	waitForTokenStatus(t, c, noVersion, http.StatusUnauthorized)
+	assertRevoked(t, c, up, noVersion)
+	v2 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-2", "ver", 2))
+	check(t, c, up, http.MethodGet, "/", bearer(v2), accepted)
 
-			// Operators see the lookups by outcome.
-			metrics := get(t, c.AdminURL()+"/metrics", nil).Body
-			for _, outcome := range []string{"valid", "revoked"} {
-				if !strings.Contains(metrics, `caddy_jwt_revocation_lookups_total{outcome="`+outcome+`"}`) {
-					t.Errorf("metrics have no revocation lookups with outcome %s", outcome)
-				}
-			}
-		})
+	// 3. Logout: tokens issued before it are refused, a token
+	// issued after it passes, and so does another subject.
+	before := sign(t, key, validClaims("sub", "logout-user", "jti", "l-1", "iat", time.Now().Add(-time.Minute).Unix()))
+	other := sign(t, key, validClaims("sub", "someone-else", "jti", "l-2", "iat", time.Now().Add(-time.Minute).Unix()))
+	check(t, c, up, http.MethodGet, "/", bearer(before), accepted)
+	s.logout("logout-user")
+	waitForTokenStatus(t, c, before, http.StatusUnauthorized)
+	assertRevoked(t, c, up, before)
+	after := sign(t, key, validClaims("sub", "logout-user", "jti", "l-3", "iat", time.Now().Add(time.Second).Unix()))
+	check(t, c, up, http.MethodGet, "/", bearer(after), accepted)
+	check(t, c, up, http.MethodGet, "/", bearer(other), accepted)
+
+	// Operators see the lookups by outcome.
+	metrics := get(t, c.AdminURL()+"/metrics", nil).Body
+	for _, outcome := range []string{"valid", "revoked"} {
+		if !strings.Contains(metrics, `caddy_jwt_revocation_lookups_total{outcome="`+outcome+`"}`) {
+			t.Errorf("metrics have no revocation lookups with outcome %s", outcome)
+		}
 	}
 }
 
