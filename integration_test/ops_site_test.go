@@ -31,28 +31,10 @@ type opsSite struct {
 
 const opsIssuer = "https://id.example.test"
 
-func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
-	t.Helper()
-	s := &opsSite{key: newKey(t, "ES256"), other: newKey(t, "ES256"), hmac: newKey(t, "HS256")}
-	up := newUpstream(t).Addr()
-	pub := s.key.writePublicKeyPEM(t)
-
-	jwks := runCaddyCommand(t, []string{"jwt", "jwks", "--pub", pub, "--kid", "k1"})
-	if jwks.ExitCode != 0 {
-		t.Fatalf("caddy jwt jwks: %s", jwks.Output())
-	}
-	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(jwks.Stdout))
-	}))
-	t.Cleanup(provider.Close)
-	s.jwksURL = provider.URL + "/jwks.json"
-	s.downURL = fmt.Sprintf("http://127.0.0.1:%d/jwks.json", freePort(t))
-	s.revokedJTI = randomText(t, 16)
-	denyList := fmt.Sprintf(`{"revoked_jti": {%q: %d}}`, s.revokedJTI, time.Now().Add(time.Hour).Unix())
-	revocationFile := writeFile(t, "revoked.json", []byte(denyList))
-
-	body := fmt.Sprintf(`
+// opsSiteBody is the site block of the operations site, a format of five
+// arguments: the public key file, the upstream, the JWKS URL, the URL of a
+// JWKS that never answers, and the revocation file.
+const opsSiteBody = `
 	log {
 		output stderr
 		format json
@@ -107,7 +89,32 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 			from cookie session
 		}
 		reverse_proxy %[2]s
-	}`, pub, up, s.jwksURL, s.downURL, revocationFile)
+	}`
+
+// startOpsSite starts the operations site, with globalOptions in Caddy's
+// global options, and returns once its JWKS is loaded.
+func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
+	t.Helper()
+	s := &opsSite{key: newKey(t, "ES256"), other: newKey(t, "ES256"), hmac: newKey(t, "HS256")}
+	up := newUpstream(t).Addr()
+	pub := s.key.writePublicKeyPEM(t)
+
+	jwks := runCaddyCommand(t, []string{"jwt", "jwks", "--pub", pub, "--kid", "k1"})
+	if jwks.ExitCode != 0 {
+		t.Fatalf("caddy jwt jwks: %s", jwks.Output())
+	}
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(jwks.Stdout))
+	}))
+	t.Cleanup(provider.Close)
+	s.jwksURL = provider.URL + "/jwks.json"
+	s.downURL = fmt.Sprintf("http://127.0.0.1:%d/jwks.json", freePort(t))
+	s.revokedJTI = randomText(t, 16)
+	denyList := fmt.Sprintf(`{"revoked_jti": {%q: %d}}`, s.revokedJTI, time.Now().Add(time.Hour).Unix())
+	revocationFile := writeFile(t, "revoked.json", []byte(denyList))
+
+	body := fmt.Sprintf(opsSiteBody, pub, up, s.jwksURL, s.downURL, revocationFile)
 	// The secret comes from the environment, as the README advises: a
 	// literal secret is part of the config, which Caddy itself shows (in
 	// its debug log and on the admin API's /config/).
