@@ -82,66 +82,12 @@ func FuzzReadToken(f *testing.F) {
 		f.Add(a[0].(string), a[1].(string), a[2].(string), a[3].(string), a[4].(string))
 	}
 	f.Fuzz(func(t *testing.T, auth1, auth2, xToken, cookie, query string) {
-		newRequest := func() *http.Request {
-			r := &http.Request{
-				Method: http.MethodGet,
-				URL:    &url.URL{Path: "/", RawQuery: query},
-				Host:   "example.com",
-				Header: make(http.Header),
-			}
-			r.RequestURI = r.URL.RequestURI()
-			for name, v := range map[string]string{"Authorization": auth1, "X-Token": xToken, "Cookie": cookie} {
-				if v != "" {
-					r.Header[name] = []string{v}
-				}
-			}
-			if auth2 != "" {
-				r.Header["Authorization"] = append(r.Header["Authorization"], auth2)
-			}
-			return r
-		}
-
-		r := newRequest()
+		r := fuzzTokenRequest(auth1, auth2, xToken, cookie, query)
 		found, rsn := h.readToken(r)
-		switch rsn {
-		case reasonAllowed, reasonMalformed, reasonAmbiguous:
-		default:
-			t.Fatalf("readToken gave reason %q", rsn)
-		}
-		if rsn == reasonAllowed {
-			for i := range h.sources {
-				values, _ := h.sources[i].values(r, nil)
-				carried := found.in&(1<<i) != 0
-				if carried != (len(values) > 0) {
-					t.Fatalf("%s: carried=%v but has values %q", h.sources[i].String(), carried, values)
-				}
-				for _, v := range values {
-					if v != found.raw {
-						t.Fatalf("%s carries %q beside the token %q: must be ambiguous", h.sources[i].String(), v, found.raw)
-					}
-				}
-			}
-		}
+		checkTokenSources(t, h, r, found, rsn)
 
-		var upstream *http.Request
-		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			upstream = r
-			return nil
-		})
-		r = newRequest()
-		repl := caddy.NewReplacer()
-		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-		err := h.ServeHTTP(httptest.NewRecorder(), r, next)
+		upstream, err := serveFuzzRequest(t, h, fuzzTokenRequest(auth1, auth2, xToken, cookie, query))
 		if upstream == nil {
-			var he caddyhttp.HandlerError
-			if !errors.As(err, &he) {
-				t.Fatalf("rejected with %T %v, not a caddyhttp.HandlerError", err, err)
-			}
-			switch he.StatusCode {
-			case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
-			default:
-				t.Fatalf("rejected with status %d", he.StatusCode)
-			}
 			return
 		}
 		if err != nil {
@@ -159,4 +105,78 @@ func FuzzReadToken(f *testing.F) {
 			t.Fatalf("X-User-Id = %q, want alice", got)
 		}
 	})
+}
+
+// fuzzTokenRequest is a GET with the fuzzed Authorization lines, X-Token,
+// Cookie and query string, each left out when empty.
+func fuzzTokenRequest(auth1, auth2, xToken, cookie, query string) *http.Request {
+	r := &http.Request{
+		Method: http.MethodGet,
+		URL:    &url.URL{Path: "/", RawQuery: query},
+		Host:   "example.com",
+		Header: make(http.Header),
+	}
+	r.RequestURI = r.URL.RequestURI()
+	for name, v := range map[string]string{"Authorization": auth1, "X-Token": xToken, "Cookie": cookie} {
+		if v != "" {
+			r.Header[name] = []string{v}
+		}
+	}
+	if auth2 != "" {
+		r.Header["Authorization"] = append(r.Header["Authorization"], auth2)
+	}
+	return r
+}
+
+// checkTokenSources checks readToken's answer for r: one of the three
+// reasons a request's token can have, and when a token was found, every
+// source it names carries it and nothing else.
+func checkTokenSources(t *testing.T, h *Handler, r *http.Request, found foundToken, rsn reason) {
+	switch rsn {
+	case reasonAllowed, reasonMalformed, reasonAmbiguous:
+	default:
+		t.Fatalf("readToken gave reason %q", rsn)
+	}
+	if rsn == reasonAllowed {
+		for i := range h.sources {
+			values, _ := h.sources[i].values(r, nil)
+			carried := found.in&(1<<i) != 0
+			if carried != (len(values) > 0) {
+				t.Fatalf("%s: carried=%v but has values %q", h.sources[i].String(), carried, values)
+			}
+			for _, v := range values {
+				if v != found.raw {
+					t.Fatalf("%s carries %q beside the token %q: must be ambiguous", h.sources[i].String(), v, found.raw)
+				}
+			}
+		}
+	}
+}
+
+// serveFuzzRequest runs r through the whole handler. It returns the
+// request that reached the next handler and the handler's error, or nil
+// when the request was refused, after checking the refusal is a
+// caddyhttp.HandlerError of a documented status.
+func serveFuzzRequest(t *testing.T, h *Handler, r *http.Request) (*http.Request, error) {
+	var upstream *http.Request
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		upstream = r
+		return nil
+	})
+	repl := caddy.NewReplacer()
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	err := h.ServeHTTP(httptest.NewRecorder(), r, next)
+	if upstream == nil {
+		var he caddyhttp.HandlerError
+		if !errors.As(err, &he) {
+			t.Fatalf("rejected with %T %v, not a caddyhttp.HandlerError", err, err)
+		}
+		switch he.StatusCode {
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+		default:
+			t.Fatalf("rejected with status %d", he.StatusCode)
+		}
+		return nil, err
+	}
+	return upstream, err
 }
