@@ -268,41 +268,16 @@ func (h *Handler) unmarshalLimit(d *caddyfile.Dispenser) (bool, error) {
 func (h *Handler) unmarshalExtension(d *caddyfile.Dispenser) (bool, error) {
 	switch d.Val() {
 	case "revocation":
-		if h.Revocation != nil {
-			return true, d.Err("revocation given twice")
-		}
-		rc := new(RevocationConfig)
-		if err := rc.unmarshalCaddyfile(d); err != nil {
-			return true, err
-		}
-		h.Revocation = rc
+		return true, unmarshalOnce(d, &h.Revocation, func(d *caddyfile.Dispenser) (*RevocationConfig, error) {
+			rc := new(RevocationConfig)
+			return rc, rc.unmarshalCaddyfile(d)
+		})
 	case "resource":
-		if h.Resource != nil {
-			return true, d.Err("resource given twice")
-		}
-		pr, err := unmarshalResource(d)
-		if err != nil {
-			return true, err
-		}
-		h.Resource = pr
+		return true, unmarshalOnce(d, &h.Resource, unmarshalResource)
 	case "dpop":
-		if h.DPoP != nil {
-			return true, d.Err("dpop given twice")
-		}
-		cfg, err := unmarshalDPoP(d)
-		if err != nil {
-			return true, err
-		}
-		h.DPoP = cfg
+		return true, unmarshalOnce(d, &h.DPoP, unmarshalDPoP)
 	case "dpop_nonce":
-		if h.DPoPNonce != nil {
-			return true, d.Err("dpop_nonce given twice")
-		}
-		cfg, err := unmarshalDPoPNonce(d)
-		if err != nil {
-			return true, err
-		}
-		h.DPoPNonce = cfg
+		return true, unmarshalOnce(d, &h.DPoPNonce, unmarshalDPoPNonce)
 	case "client_certificate_header":
 		v, err := singleArg(d)
 		if err != nil {
@@ -313,6 +288,20 @@ func (h *Handler) unmarshalExtension(d *caddyfile.Dispenser) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// unmarshalOnce parses a subdirective that may be given only once into
+// *dst, with parse.
+func unmarshalOnce[T any](d *caddyfile.Dispenser, dst **T, parse func(*caddyfile.Dispenser) (*T, error)) error {
+	if *dst != nil {
+		return d.Errf("%s given twice", d.Val())
+	}
+	v, err := parse(d)
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
 }
 
 func unmarshalTokenSource(d *caddyfile.Dispenser) (*TokenSource, error) {
