@@ -354,11 +354,17 @@ func (h *Handler) Validate() error {
 // Cleanup stops background work (key refreshes, store connections). It runs
 // also when Provision failed half way, so each step registers its own undo.
 func (h *Handler) Cleanup() error {
-	for i := len(h.cleanups) - 1; i >= 0; i-- {
-		h.cleanups[i]()
-	}
+	runInReverse(h.cleanups)
 	h.cleanups = nil
 	return nil
+}
+
+// runInReverse calls the undo functions of steps taken one after the
+// other, the last step's first.
+func runInReverse(undo []func()) {
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i]()
+	}
 }
 
 // Interface guards
