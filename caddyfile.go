@@ -90,11 +90,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func (h *Handler) unmarshalTokenRule(d *caddyfile.Dispenser) (bool, error) {
 	switch d.Val() {
 	case "algorithms":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return true, d.ArgErr()
-		}
-		h.Algorithms = append(h.Algorithms, args...)
+		return true, appendArgs(d, &h.Algorithms)
 	case "issuer":
 		is, err := unmarshalIssuer(d)
 		if err != nil {
@@ -108,11 +104,7 @@ func (h *Handler) unmarshalTokenRule(d *caddyfile.Dispenser) (bool, error) {
 		}
 		h.From = append(h.From, src)
 	case "audience":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return true, d.ArgErr()
-		}
-		h.Audience = append(h.Audience, args...)
+		return true, appendArgs(d, &h.Audience)
 	case "leeway":
 		dur, err := durationArg(d)
 		if err != nil {
@@ -126,11 +118,7 @@ func (h *Handler) unmarshalTokenRule(d *caddyfile.Dispenser) (bool, error) {
 		}
 		h.MaxLifetime = dur
 	case "token_type":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return true, d.ArgErr()
-		}
-		h.TokenType = append(h.TokenType, args...)
+		return true, appendArgs(d, &h.TokenType)
 	case "require_claim":
 		args := d.RemainingArgs()
 		if len(args) == 0 {
@@ -199,11 +187,7 @@ func (h *Handler) unmarshalResponseRule(d *caddyfile.Dispenser) (bool, error) {
 		}
 		h.CSRF = v
 	case "trusted_origin":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return true, d.ArgErr()
-		}
-		h.TrustedOrigins = append(h.TrustedOrigins, args...)
+		return true, appendArgs(d, &h.TrustedOrigins)
 	case "mode":
 		// enforce or observe: Validate judges it, for JSON configs too.
 		v, err := singleArg(d)
@@ -288,6 +272,16 @@ func (h *Handler) unmarshalExtension(d *caddyfile.Dispenser) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// appendArgs appends the subdirective's arguments, at least one, to *dst.
+func appendArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
+	return nil
 }
 
 // unmarshalOnce parses a subdirective that may be given only once into
