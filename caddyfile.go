@@ -59,215 +59,242 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	// Each group reports whether the subdirective was one of its own.
+	groups := []func(*caddyfile.Dispenser) (bool, error){
+		h.KeySources.unmarshalKeySource,
+		h.unmarshalTokenRule,
+		h.unmarshalResponseRule,
+		h.unmarshalLimit,
+		h.unmarshalExtension,
+	}
 	for d.NextBlock(0) {
-		sub := d.Val()
-		if handled, err := h.KeySources.unmarshalKeySource(d); handled || err != nil {
-			if err != nil {
-				return err
+		var handled bool
+		var err error
+		for _, group := range groups {
+			if handled, err = group(d); handled || err != nil {
+				break
 			}
-			continue
 		}
-		switch sub {
-		case "algorithms":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.Algorithms = append(h.Algorithms, args...)
-		case "issuer":
-			is, err := unmarshalIssuer(d)
-			if err != nil {
-				return err
-			}
-			h.Issuers = append(h.Issuers, is)
-		case "from":
-			src, err := unmarshalTokenSource(d)
-			if err != nil {
-				return err
-			}
-			h.From = append(h.From, src)
-		case "audience":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.Audience = append(h.Audience, args...)
-		case "leeway":
-			dur, err := durationArg(d)
-			if err != nil {
-				return err
-			}
-			h.Leeway = &dur
-		case "max_lifetime":
-			dur, err := durationArg(d)
-			if err != nil {
-				return err
-			}
-			h.MaxLifetime = dur
-		case "token_type":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.TokenType = append(h.TokenType, args...)
-		case "require_claim":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.RequireClaims = append(h.RequireClaims, &ClaimRequirement{Path: args[0], Values: args[1:]})
-		case "max_age":
-			dur, err := durationArg(d)
-			if err != nil {
-				return err
-			}
-			h.MaxAge = dur
-		case "revocation":
-			if h.Revocation != nil {
-				return d.Err("revocation given twice")
-			}
-			rc := new(RevocationConfig)
-			if err := rc.unmarshalCaddyfile(d); err != nil {
-				return err
-			}
-			h.Revocation = rc
-		case "claim_header":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			h.ClaimHeaders = append(h.ClaimHeaders, &ClaimHeader{Path: args[0], Header: args[1]})
-		case "user_claim":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.UserClaim = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "strip_token":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.StripToken = true
-		case "optional":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Optional = true
-		case "realm":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Realm = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "redirect":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return d.ArgErr()
-			}
-			h.Redirect = &Redirect{URL: args[0]}
-			if len(args) == 2 {
-				h.Redirect.Param = args[1]
-			}
-		case "csrf":
-			// on or off: Validate judges it, for JSON configs too.
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.CSRF = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "trusted_origin":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.TrustedOrigins = append(h.TrustedOrigins, args...)
-		case "cache":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			// The JSON config's 0 is the default, so `cache 0` would not
-			// mean what it says; the range is Validate's to judge.
-			switch n, err := strconv.Atoi(d.Val()); {
-			case d.Val() == "off":
-				h.Cache = -1
-			case err != nil:
-				return d.Errf("cache must be a number of entries or off, not %q", d.Val())
-			case n == 0:
-				return d.Err("cache 0: write `cache off` to turn the cache off")
-			default:
-				h.Cache = n
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "max_token_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			// The range is judged in Provision, for JSON configs too.
-			n, err := strconv.Atoi(d.Val())
-			if err != nil {
-				return d.Errf("max_token_size must be a number of bytes, not %q", d.Val())
-			}
-			if n == 0 {
-				return d.Err("max_token_size 0: leave it out for the default of 16384 bytes")
-			}
-			h.MaxTokenSize = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "mode":
-			// enforce or observe: Validate judges it, for JSON configs too.
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Mode = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "resource":
-			if h.Resource != nil {
-				return d.Err("resource given twice")
-			}
-			pr, err := unmarshalResource(d)
-			if err != nil {
-				return err
-			}
-			h.Resource = pr
-		case "dpop":
-			if h.DPoP != nil {
-				return d.Err("dpop given twice")
-			}
-			cfg, err := unmarshalDPoP(d)
-			if err != nil {
-				return err
-			}
-			h.DPoP = cfg
-		case "client_certificate_header":
-			v, err := singleArg(d)
-			if err != nil {
-				return err
-			}
-			h.ClientCertificateHeader = v
-		case "dpop_nonce":
-			if h.DPoPNonce != nil {
-				return d.Err("dpop_nonce given twice")
-			}
-			cfg, err := unmarshalDPoPNonce(d)
-			if err != nil {
-				return err
-			}
-			h.DPoPNonce = cfg
-		default:
-			return d.Errf("unknown subdirective %q", sub)
+		if err != nil {
+			return err
+		}
+		if !handled {
+			return d.Errf("unknown subdirective %q", d.Val())
 		}
 	}
+	return nil
+}
+
+// unmarshalTokenRule parses what a token must be to pass: its algorithm,
+// issuer, audience, lifetime, type and claims, and where it is read from.
+func (h *Handler) unmarshalTokenRule(d *caddyfile.Dispenser) (bool, error) {
+	switch d.Val() {
+	case "algorithms":
+		return true, appendArgs(d, &h.Algorithms)
+	case "issuer":
+		is, err := unmarshalIssuer(d)
+		if err != nil {
+			return true, err
+		}
+		h.Issuers = append(h.Issuers, is)
+	case "from":
+		src, err := unmarshalTokenSource(d)
+		if err != nil {
+			return true, err
+		}
+		h.From = append(h.From, src)
+	case "audience":
+		return true, appendArgs(d, &h.Audience)
+	case "leeway":
+		dur, err := durationArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.Leeway = &dur
+	case "max_lifetime":
+		dur, err := durationArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.MaxLifetime = dur
+	case "token_type":
+		return true, appendArgs(d, &h.TokenType)
+	case "require_claim":
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return true, d.ArgErr()
+		}
+		h.RequireClaims = append(h.RequireClaims, &ClaimRequirement{Path: args[0], Values: args[1:]})
+	case "max_age":
+		dur, err := durationArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.MaxAge = dur
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// unmarshalResponseRule parses what the handler does with a request once
+// the token is judged: headers handed on, the token stripped, the
+// challenge, the browser redirect and its CSRF check, and the mode.
+func (h *Handler) unmarshalResponseRule(d *caddyfile.Dispenser) (bool, error) {
+	switch d.Val() {
+	case "claim_header":
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return true, d.ArgErr()
+		}
+		h.ClaimHeaders = append(h.ClaimHeaders, &ClaimHeader{Path: args[0], Header: args[1]})
+	case "user_claim":
+		v, err := singleArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.UserClaim = v
+	case "strip_token":
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		h.StripToken = true
+	case "optional":
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		h.Optional = true
+	case "realm":
+		v, err := singleArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.Realm = v
+	case "redirect":
+		args := d.RemainingArgs()
+		if len(args) < 1 || len(args) > 2 {
+			return true, d.ArgErr()
+		}
+		h.Redirect = &Redirect{URL: args[0]}
+		if len(args) == 2 {
+			h.Redirect.Param = args[1]
+		}
+	case "csrf":
+		// on or off: Validate judges it, for JSON configs too.
+		v, err := singleArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.CSRF = v
+	case "trusted_origin":
+		return true, appendArgs(d, &h.TrustedOrigins)
+	case "mode":
+		// enforce or observe: Validate judges it, for JSON configs too.
+		v, err := singleArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.Mode = v
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// unmarshalLimit parses the numbers that bound the work per request: the
+// verified-token cache and the largest token read.
+func (h *Handler) unmarshalLimit(d *caddyfile.Dispenser) (bool, error) {
+	switch d.Val() {
+	case "cache":
+		if !d.NextArg() {
+			return true, d.ArgErr()
+		}
+		// The JSON config's 0 is the default, so `cache 0` would not
+		// mean what it says; the range is Validate's to judge.
+		switch n, err := strconv.Atoi(d.Val()); {
+		case d.Val() == "off":
+			h.Cache = -1
+		case err != nil:
+			return true, d.Errf("cache must be a number of entries or off, not %q", d.Val())
+		case n == 0:
+			return true, d.Err("cache 0: write `cache off` to turn the cache off")
+		default:
+			h.Cache = n
+		}
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+	case "max_token_size":
+		if !d.NextArg() {
+			return true, d.ArgErr()
+		}
+		// The range is judged in Provision, for JSON configs too.
+		n, err := strconv.Atoi(d.Val())
+		if err != nil {
+			return true, d.Errf("max_token_size must be a number of bytes, not %q", d.Val())
+		}
+		if n == 0 {
+			return true, d.Err("max_token_size 0: leave it out for the default of 16384 bytes")
+		}
+		h.MaxTokenSize = n
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// unmarshalExtension parses the subdirectives with blocks of their own:
+// revocation, the protected resource's metadata, DPoP and its nonces, and
+// the header that carries a client certificate for bound tokens.
+func (h *Handler) unmarshalExtension(d *caddyfile.Dispenser) (bool, error) {
+	switch d.Val() {
+	case "revocation":
+		return true, unmarshalOnce(d, &h.Revocation, func(d *caddyfile.Dispenser) (*RevocationConfig, error) {
+			rc := new(RevocationConfig)
+			return rc, rc.unmarshalCaddyfile(d)
+		})
+	case "resource":
+		return true, unmarshalOnce(d, &h.Resource, unmarshalResource)
+	case "dpop":
+		return true, unmarshalOnce(d, &h.DPoP, unmarshalDPoP)
+	case "dpop_nonce":
+		return true, unmarshalOnce(d, &h.DPoPNonce, unmarshalDPoPNonce)
+	case "client_certificate_header":
+		v, err := singleArg(d)
+		if err != nil {
+			return true, err
+		}
+		h.ClientCertificateHeader = v
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// appendArgs appends the subdirective's arguments, at least one, to *dst.
+func appendArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
+	return nil
+}
+
+// unmarshalOnce parses a subdirective that may be given only once into
+// *dst, with parse.
+func unmarshalOnce[T any](d *caddyfile.Dispenser, dst **T, parse func(*caddyfile.Dispenser) (*T, error)) error {
+	if *dst != nil {
+		return d.Errf("%s given twice", d.Val())
+	}
+	v, err := parse(d)
+	if err != nil {
+		return err
+	}
+	*dst = v
 	return nil
 }
 

@@ -240,40 +240,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("jwt: registering metrics: %v", err)
 	}
 
-	h.observe, h.requests = strings.EqualFold(h.Mode, modeObserve), &requestsByReason
-	if h.observe {
-		h.requests = &observedByReason
-		h.logger.Warn("observe mode: requests that fail authentication are passed on without identity; nothing is refused")
-	}
-	if h.MaxTokenSize == 0 {
-		h.MaxTokenSize = defaultMaxTokenSize
-	}
-	if h.UserClaim == "" {
-		h.UserClaim = defaultUserClaim
-	}
-	h.userClaim = compileClaimPath(h.UserClaim)
-	h.challenge = newChallengeBuilder(h.Realm)
-
-	var err error
-	if h.sources, err = h.provisionTokenSources(); err != nil {
+	h.provisionModeAndDefaults()
+	if err := h.provisionTokenReading(ctx); err != nil {
 		return err
-	}
-	var stopDPoP func()
-	h.dpop, stopDPoP, err = h.provisionDPoP(ctx)
-	if stopDPoP != nil {
-		h.cleanups = append(h.cleanups, stopDPoP)
-	}
-	if err != nil {
-		return err
-	}
-	if h.sources, h.dpopSource, err = addDPoPSource(h.sources, h.dpop); err != nil {
-		return err
-	}
-	if h.ClientCertificateHeader != "" {
-		if !validHeaderName(h.ClientCertificateHeader) {
-			return fmt.Errorf("jwt: client_certificate_header: %q is not a valid header name", h.ClientCertificateHeader)
-		}
-		h.clientCertificateHeader = http.CanonicalHeaderKey(h.ClientCertificateHeader)
 	}
 	if h.Resource != nil && len(h.Audience) == 0 {
 		// RFC 8707 §2: a token for this resource names it in aud; one
@@ -286,6 +255,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.cache = newTokenCache(h.Cache); h.cache != nil {
 		onKeysChanged = h.cache.clear
 	}
+	var err error
 	if h.verifier, err = h.provisionVerifier(ctx, onKeysChanged); err != nil {
 		return err
 	}
@@ -318,6 +288,52 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// provisionModeAndDefaults picks the request counter for the mode and fills
+// in the defaults the rest of Provision builds on.
+func (h *Handler) provisionModeAndDefaults() {
+	h.observe, h.requests = strings.EqualFold(h.Mode, modeObserve), &requestsByReason
+	if h.observe {
+		h.requests = &observedByReason
+		h.logger.Warn("observe mode: requests that fail authentication are passed on without identity; nothing is refused")
+	}
+	if h.MaxTokenSize == 0 {
+		h.MaxTokenSize = defaultMaxTokenSize
+	}
+	if h.UserClaim == "" {
+		h.UserClaim = defaultUserClaim
+	}
+	h.userClaim = compileClaimPath(h.UserClaim)
+	h.challenge = newChallengeBuilder(h.Realm)
+}
+
+// provisionTokenReading sets up where a request's token and its proof of
+// possession are read from: the token sources, DPoP and the header that
+// carries the client certificate.
+func (h *Handler) provisionTokenReading(ctx caddy.Context) error {
+	var err error
+	if h.sources, err = h.provisionTokenSources(); err != nil {
+		return err
+	}
+	var stopDPoP func()
+	h.dpop, stopDPoP, err = h.provisionDPoP(ctx)
+	if stopDPoP != nil {
+		h.cleanups = append(h.cleanups, stopDPoP)
+	}
+	if err != nil {
+		return err
+	}
+	if h.sources, h.dpopSource, err = addDPoPSource(h.sources, h.dpop); err != nil {
+		return err
+	}
+	if h.ClientCertificateHeader != "" {
+		if !validHeaderName(h.ClientCertificateHeader) {
+			return fmt.Errorf("jwt: client_certificate_header: %q is not a valid header name", h.ClientCertificateHeader)
+		}
+		h.clientCertificateHeader = http.CanonicalHeaderKey(h.ClientCertificateHeader)
+	}
+	return nil
+}
+
 // Validate refuses configurations that can never be safe.
 func (h *Handler) Validate() error {
 	if h.Cache < -1 {
@@ -339,11 +355,17 @@ func (h *Handler) Validate() error {
 // Cleanup stops background work (key refreshes, store connections). It runs
 // also when Provision failed half way, so each step registers its own undo.
 func (h *Handler) Cleanup() error {
-	for i := len(h.cleanups) - 1; i >= 0; i-- {
-		h.cleanups[i]()
-	}
+	runInReverse(h.cleanups)
 	h.cleanups = nil
 	return nil
+}
+
+// runInReverse calls the undo functions of steps taken one after the
+// other, the last step's first.
+func runInReverse(undo []func()) {
+	for i := len(undo) - 1; i >= 0; i-- {
+		undo[i]()
+	}
 }
 
 // Interface guards

@@ -89,9 +89,7 @@ func (s *RedisStore) Validate() error {
 // Cleanup releases the shared client and cache; the last config to let go
 // of them closes them.
 func (s *RedisStore) Cleanup() error {
-	for i := len(s.releases) - 1; i >= 0; i-- {
-		s.releases[i]()
-	}
+	runInReverse(s.releases)
 	s.releases = nil
 	return nil
 }

@@ -8,6 +8,7 @@
 #   BENCHTIME=2000x bench/compare.sh ...  a fixed count per benchmark (default 1s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 old="$1"
 new="${2:-}"
 rounds="${3:-5}"
@@ -40,14 +41,14 @@ done
 	echo "# bench/compare.sh $old ${2:-(work tree)} $rounds  ($(date -u +%Y-%m-%dT%H:%MZ), $(go version | cut -d' ' -f3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 	echo
 	echo "## old: $old"
-	awk -f bench/gobench.awk "$work/old.txt"
+	gobench_summary "$work/old.txt"
 	echo
 	echo "## new: $new"
-	awk -f bench/gobench.awk "$work/new.txt"
+	gobench_summary "$work/new.txt"
 	echo
 	echo "## new / old, medians"
-	awk -f bench/gobench.awk "$work/old.txt" | awk '/^benchmark/{p=1;next} p&&NF==0{exit} p{print "old",$0}' >"$work/old.med"
-	awk -f bench/gobench.awk "$work/new.txt" | awk '/^benchmark/{p=1;next} p&&NF==0{exit} p{print "new",$0}' >"$work/new.med"
+	gobench_summary "$work/old.txt" | awk '/^benchmark/{p=1;next} p&&NF==0{exit} p{print "old",$0}' >"$work/old.med"
+	gobench_summary "$work/new.txt" | awk '/^benchmark/{p=1;next} p&&NF==0{exit} p{print "new",$0}' >"$work/new.med"
 	cat "$work/old.med" "$work/new.med" | awk '
 		$1=="old" { wall[$2]=$3; cpu[$2]=$4; allocs[$2]=$6; order[++n]=$2 }
 		$1=="new" { nwall[$2]=$3; ncpu[$2]=$4; nallocs[$2]=$6 }

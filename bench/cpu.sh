@@ -39,14 +39,8 @@ builds=(new)
 declare -A bin=([plain]="$CADDY_PLAIN" [new]="$CADDY_JWT")
 if [[ -n "${CADDY_JWT_OLD:-}" ]]; then builds=(old new); bin[old]="$CADDY_JWT_OLD"; fi
 
-work="$(mktemp -d)"
+make_work_dir
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data"
-caddy_pid=""
-cleanup() {
-	if [[ -n "$caddy_pid" ]]; then kill "$caddy_pid" 2>/dev/null || true; wait "$caddy_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 go run ./bench/mint "$work" "${algs[@]}"
 go test -c -o "$work/raw.test" . >/dev/null
@@ -96,22 +90,10 @@ start_caddy() {
 		caddy_pid=$!
 		local probe="${port[plain]:-}"
 		[[ "$build" == plain ]] || probe="${port[HS256-miss]}"
-		for _ in $(seq 100); do
-			if curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$work/HS256/token.txt")" "http://127.0.0.1:$probe/" 2>/dev/null; then return; fi
-			kill -0 "$caddy_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill "$caddy_pid" 2>/dev/null || true; wait "$caddy_pid" 2>/dev/null || true; caddy_pid=""
+		if wait_for_caddy "$probe" "$work/HS256/token.txt"; then return; fi
+		stop_caddy
 	done
-	tail -n 20 "$work/caddy.log" >&2
-	echo "Caddy did not start" >&2
-	exit 1
-}
-
-stop_caddy() {
-	kill "$caddy_pid" 2>/dev/null || true
-	wait "$caddy_pid" 2>/dev/null || true
-	caddy_pid=""
+	caddy_did_not_start
 }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$caddy_pid/stat"; }

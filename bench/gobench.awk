@@ -1,21 +1,9 @@
 # Summary of bench/gobench.sh output: medians per benchmark, the handler's
-# own cost (minus the no-plugin chain) and the issue's target ratios.
-function median(key,   n, i, j, t, a) {
-	n = split(vals[key], a, " ")
-	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-}
-/^#/ { print; next }
+# own cost (minus the no-plugin chain) and the issue's target ratios. Run
+# after bench/medians.awk: awk -f bench/medians.awk -f bench/gobench.awk FILE.
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
-	if (!(name in seen)) { order[++count] = name; seen[name] = 1 }
-	for (i = 3; i < NF; i++) {
-		if ($(i+1) == "ns/op") vals[name ",wall"] = vals[name ",wall"] " " $i
-		if ($(i+1) == "cpu-ns/op") vals[name ",cpu"] = vals[name ",cpu"] " " $i
-		if ($(i+1) == "allocs/op") vals[name ",allocs"] = vals[name ",allocs"] " " $i
-		if ($(i+1) == "B/op") vals[name ",bytes"] = vals[name ",bytes"] " " $i
-		if ($(i+1) == "heap-bytes/10k-tokens") vals[name ",heap"] = vals[name ",heap"] " " $i
-	}
+	collect(name)
 }
 END {
 	printf "\n%-32s %12s %12s %8s %9s\n", "benchmark (median)", "wall ns/op", "cpu ns/op", "B/op", "allocs/op"

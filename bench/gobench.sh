@@ -5,33 +5,25 @@
 # when others are busy, it reports CPU time per request (cpu-ns/op, the
 # process's user+system time, GC on other cores included). Ratios are given
 # in both. Output: bench/results/gobench.txt; bench/gobench.awk makes the
-# summary (also from an earlier gobench.txt: awk -f bench/gobench.awk FILE).
+# summary (also from an earlier gobench.txt:
+# awk -f bench/medians.awk -f bench/gobench.awk FILE).
 #
 #   bench/gobench.sh [rounds]     default 5 rounds, about 3 minutes each on 2 cores
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds="${1:-5}"
 out=bench/results/gobench.txt
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+make_work_dir
 
 go test -c -o "$work/bench.test" .
 {
 	echo "# bench/gobench.sh $rounds  ($(date -u +%Y-%m-%dT%H:%MZ), $(go version | cut -d' ' -f3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 	# Rounds run the whole set in turn, so that load that comes and goes
 	# is spread over every benchmark rather than hitting one.
-	for i in $(seq "$rounds"); do
-		"$work/bench.test" -test.run '^$' -test.bench 'BenchmarkServeHTTP|BenchmarkRawVerify' -test.benchmem 2>/dev/null | grep '^Benchmark'
-	done
+	bench_rounds "$rounds" 'BenchmarkServeHTTP|BenchmarkRawVerify'
 	"$work/bench.test" -test.run '^$' -test.bench 'BenchmarkCacheMemory' -test.benchtime 1x -test.benchmem 2>/dev/null | grep '^Benchmark'
 } >"$work/raw.txt"
 
-awk -f bench/gobench.awk "$work/raw.txt" >"$work/summary.txt"
-
-{
-	cat "$work/summary.txt"
-	echo
-	echo "# raw benchmark output"
-	grep '^Benchmark' "$work/raw.txt"
-} >"$out"
-cat "$work/summary.txt"
+gobench_summary "$work/raw.txt" >"$work/summary.txt"
+write_bench_results "$out"

@@ -28,15 +28,9 @@ duration="${2:-6}"
 threads="${WRK_THREADS:-1}"
 connections="${WRK_CONNECTIONS:-16}"
 
-work="$(mktemp -d)"
+make_work_dir
 # Caddy's autosave and storage go to the work directory, not the user's.
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data"
-caddy_pid=""
-cleanup() {
-	if [[ -n "$caddy_pid" ]]; then kill "$caddy_pid" 2>/dev/null || true; wait "$caddy_pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 version="$(go list -m -f '{{.Version}}' github.com/caddyserver/caddy/v2)"
 plain="${CADDY_PLAIN:-}"
@@ -95,22 +89,10 @@ start_caddy() {
 		# Rejections are logged at info, as in production, into a file.
 		"$bin" run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
 		caddy_pid=$!
-		for _ in $(seq 100); do
-			if curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$work/token.txt")" "http://127.0.0.1:$port/" 2>/dev/null; then return; fi
-			kill -0 "$caddy_pid" 2>/dev/null || break
-			sleep 0.1
-		done
+		if wait_for_caddy "$port" "$work/token.txt"; then return; fi
 		stop_caddy
 	done
-	tail -n 20 "$work/caddy.log" >&2
-	echo "Caddy did not start" >&2
-	exit 1
-}
-
-stop_caddy() {
-	kill "$caddy_pid" 2>/dev/null || true
-	wait "$caddy_pid" 2>/dev/null || true
-	caddy_pid=""
+	caddy_did_not_start
 }
 
 # run_wrk <scenario> <round> [wrk args...]: a short warmup, then the

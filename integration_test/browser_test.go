@@ -184,7 +184,49 @@ func TestChromium(t *testing.T) {
 func chromiumLoginRedirectCookieAndCSRF(t *testing.T, ctx context.Context) {
 	k := newKey(t, "ES256")
 	up := newUpstream(t)
-	c := startCaddy(t, caddyfileFor(fmt.Sprintf(`
+	c := startMembersSite(t, k, up)
+	site := c.URL("/")
+
+	// 1. No cookie: the navigation ends on the login page, which learns
+	// where the user wanted to go.
+	step(t, ctx, "opening the members area without a cookie", chromedp.Navigate(c.URL("/members/report?year=2024&q=a%20b")))
+	st := waitForPage(t, ctx, "/login/", "Please log in")
+	if next := queryParam(t, st.URL, "next"); next != "/members/report?year=2024&q=a%20b" {
+		t.Errorf("login page got next=%q, want /members/report?year=2024&q=a%%20b", next)
+	}
+
+	// 2. A valid cookie: the protected page renders, with the verified user.
+	setCookie(t, ctx, site, "session", sign(t, k, validClaims("sub", "alice")))
+	step(t, ctx, "opening the members area with a valid cookie", chromedp.Navigate(c.URL("/members/")))
+	st = waitForPage(t, ctx, "/members/", "Members area")
+	if !strings.Contains(st.Text, "Signed in as alice") {
+		t.Errorf("the members page does not name the verified user: %q", st.Text)
+	}
+	saveScreenshot(t, ctx, "members-area.png")
+
+	// 3. A same-origin fetch POST from the page carries the cookie and
+	// passes the CSRF check.
+	checkSameOriginPost(t, ctx, up)
+
+	// 4. A page on another site submits a form to the API; the browser
+	// attaches the cookie, and the request is refused before the upstream.
+	checkCrossSiteFormRefused(t, ctx, c, up)
+
+	// 5. An expired cookie: back to the login page.
+	setCookie(t, ctx, site, "session", sign(t, k, validClaims(
+		"iat", time.Now().Add(-time.Hour).Unix(), "exp", time.Now().Add(-5*time.Minute).Unix())))
+	step(t, ctx, "opening the members area with an expired cookie", chromedp.Navigate(c.URL("/members/")))
+	st = waitForPage(t, ctx, "/login/", "Please log in")
+	if next := queryParam(t, st.URL, "next"); next != "/members/" {
+		t.Errorf("login page got next=%q, want /members/", next)
+	}
+}
+
+// startMembersSite starts the site of chromiumLoginRedirectCookieAndCSRF:
+// a public login page, and a members area behind a jwt cookie with an API
+// proxied to up.
+func startMembersSite(t *testing.T, k *testKey, up *upstream) *caddyProcess {
+	return startCaddy(t, caddyfileFor(fmt.Sprintf(`
 	handle /login/* {
 		header Content-Type "text/html; charset=utf-8"
 		respond "<!doctype html><title>Log in</title><h1>Please log in</h1>" 200
@@ -210,35 +252,25 @@ func chromiumLoginRedirectCookieAndCSRF(t *testing.T, ctx context.Context) {
 	handle_errors {
 		respond "refused {err.status_code}" {err.status_code}
 	}`, k.keyDirective(t), up.Addr())))
-	site := c.URL("/")
+}
 
-	// 1. No cookie: the navigation ends on the login page, which learns
-	// where the user wanted to go.
-	step(t, ctx, "opening the members area without a cookie", chromedp.Navigate(c.URL("/members/report?year=2024&q=a%20b")))
-	st := waitForPage(t, ctx, "/login/", "Please log in")
-	if next := queryParam(t, st.URL, "next"); next != "/members/report?year=2024&q=a%20b" {
-		t.Errorf("login page got next=%q, want /members/report?year=2024&q=a%%20b", next)
-	}
-
-	// 2. A valid cookie: the protected page renders, with the verified user.
-	setCookie(t, ctx, site, "session", sign(t, k, validClaims("sub", "alice")))
-	step(t, ctx, "opening the members area with a valid cookie", chromedp.Navigate(c.URL("/members/")))
-	st = waitForPage(t, ctx, "/members/", "Members area")
-	if !strings.Contains(st.Text, "Signed in as alice") {
-		t.Errorf("the members page does not name the verified user: %q", st.Text)
-	}
+// saveScreenshot saves what the tab shows to a file of the test's temporary
+// directory, and logs where.
+func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	shotPath := filepath.Join(t.TempDir(), "members-area.png")
+	shotPath := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(shotPath, shot, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the protected page: %s", shotPath)
+}
 
-	// 3. A same-origin fetch POST from the page carries the cookie and
-	// passes the CSRF check.
+// checkSameOriginPost sends a fetch POST from the members page: it carries
+// the cookie, passes the CSRF check and reaches the upstream.
+func checkSameOriginPost(t *testing.T, ctx context.Context, up *upstream) {
 	sctx, cancel := context.WithTimeout(ctx, browserStepTimeout)
 	got, err := chromedp.Run(sctx, chromedp.Evaluate[string](
 		`fetch("/members/api/notes", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({note: "hello"})})
@@ -255,15 +287,19 @@ func chromiumLoginRedirectCookieAndCSRF(t *testing.T, ctx context.Context) {
 		r.Header.Get("Sec-Fetch-Site") != "same-origin" {
 		t.Errorf("upstream got %s %s %q with Sec-Fetch-Site %q", r.Method, r.URI, r.Body, r.Header.Get("Sec-Fetch-Site"))
 	}
+}
 
-	// 4. A page on another site submits a form to the API; the browser
-	// attaches the cookie, and the request is refused before the upstream.
+// checkCrossSiteFormRefused opens a page on another site that submits a
+// form to the members API: the browser attaches the cookie, and the request
+// is refused with 403 before the upstream, the reason logged.
+func checkCrossSiteFormRefused(t *testing.T, ctx context.Context, c *caddyProcess, up *upstream) {
+	site := c.URL("/")
 	attacker := newAttackerSite(t, c.URL("/members/api/transfer"))
 	reached := up.Count()
 	step(t, ctx, "opening the attacker's page", chromedp.Navigate(attacker))
 	waitForPage(t, ctx, "/", "Win a prize")
-	sctx, cancel = context.WithTimeout(ctx, browserStepTimeout)
-	_, err = chromedp.Run(sctx, chromedp.WaitEvent(page.FrameNavigated,
+	sctx, cancel := context.WithTimeout(ctx, browserStepTimeout)
+	_, err := chromedp.Run(sctx, chromedp.WaitEvent(page.FrameNavigated,
 		func(ev page.EventFrameNavigated) bool {
 			return ev.Frame.ParentID == "" && strings.HasPrefix(ev.Frame.URL, site)
 		},
@@ -279,15 +315,6 @@ func chromiumLoginRedirectCookieAndCSRF(t *testing.T, ctx context.Context) {
 	}
 	if !strings.Contains(c.Logs(), "cross-origin request refused") {
 		t.Error("the refusal was not logged with its reason")
-	}
-
-	// 5. An expired cookie: back to the login page.
-	setCookie(t, ctx, site, "session", sign(t, k, validClaims(
-		"iat", time.Now().Add(-time.Hour).Unix(), "exp", time.Now().Add(-5*time.Minute).Unix())))
-	step(t, ctx, "opening the members area with an expired cookie", chromedp.Navigate(c.URL("/members/")))
-	st = waitForPage(t, ctx, "/login/", "Please log in")
-	if next := queryParam(t, st.URL, "next"); next != "/members/" {
-		t.Errorf("login page got next=%q, want /members/", next)
 	}
 }
 

@@ -26,10 +26,45 @@ func TestHostileTokensNeverReachTheUpstream(t *testing.T) {
 		jwtRoute("/api/*", keys, "reverse_proxy "+up.Addr())+
 			jwtRoute("/query/*", keys+"\nfrom query token", "reverse_proxy "+up.Addr())))
 
-	attacker := newKey(t, "RS256")
 	good := validClaims()
 	hsHeader := segment(t, map[string]any{"alg": "HS256", "typ": "JWT"})
 	payload := segment(t, good)
+	tokens := hostileTokens(t, hs, rs, es, good, hsHeader, payload)
+
+	for name, tok := range tokens {
+		t.Run(name, func(t *testing.T) {
+			checkHostileToken(t, c, up, tok)
+		})
+	}
+
+	// Bytes no HTTP client would put in a header arrive through the query.
+	for _, raw := range []string{"a\x00b.c.d", hsHeader + "\x00." + payload + ".x", "\xff\xfe.\xff.\xff", hsHeader + "." + payload + ".\r\n"} {
+		before := up.Count()
+		resp := get(t, c.URL("/query/?token="+url.QueryEscape(raw)), nil)
+		if resp.StatusCode != http.StatusUnauthorized || up.Count() != before {
+			t.Errorf("token %q: status %d, upstream reached %d times", raw, resp.StatusCode, up.Count()-before)
+		}
+	}
+
+	// Still serving (a panic in the log fails the test at cleanup, as for
+	// every Caddy of the suite).
+	check(t, c, up, http.MethodGet, "/api/", bearer(sign(t, hs, validClaims())), accepted)
+	if exited, err := c.Exited(); exited {
+		t.Fatalf("caddy exited: %v", err)
+	}
+	logs := c.Logs()
+	for name, tok := range tokens {
+		if i := strings.LastIndexByte(tok, '.'); i >= 0 && len(tok)-i > 20 && strings.Contains(logs, tok[i+1:]) {
+			t.Errorf("%s: the log contains the token's signature", name)
+		}
+	}
+}
+
+// hostileTokens are the tokens attackers and broken clients send, by what
+// is wrong with them: forged algorithms, attacker-chosen keys, malformed
+// headers and payloads, bad claims, mangled signatures, wrong formats.
+func hostileTokens(t *testing.T, hs, rs, es *testKey, good claims, hsHeader, payload string) map[string]string {
+	attacker := newKey(t, "RS256")
 	hsSigned := func(header, payload string) string { return resign(t, hs, header+"."+payload) }
 	derSig := func() string {
 		// ES256 with an ASN.1 DER signature instead of RFC 7518's R||S,
@@ -44,7 +79,7 @@ func TestHostileTokensNeverReachTheUpstream(t *testing.T) {
 	}()
 	stdAlphabet := strings.NewReplacer("-", "+", "_", "/").Replace(sign(t, hs, validClaims("sub", "~~~>>>???")))
 
-	tokens := map[string]string{
+	return map[string]string{
 		"alg none, empty signature":            segment(t, map[string]any{"alg": "none"}) + "." + payload + ".",
 		"alg none, some signature":             rawToken(t, map[string]any{"alg": "none"}, good, "x"),
 		"alg nOnE":                             rawToken(t, map[string]any{"alg": "nOnE"}, good, "x"),
@@ -89,51 +124,30 @@ func TestHostileTokensNeverReachTheUpstream(t *testing.T) {
 		"token over the size limit":            sign(t, hs, validClaims("pad", strings.Repeat("A", 12500))),
 		"valid token with a space and garbage": sign(t, hs, good) + " garbage",
 	}
+}
 
-	for name, tok := range tokens {
-		t.Run(name, func(t *testing.T) {
-			before := up.Count()
-			resp := get(t, c.URL("/api/"), bearer(tok))
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("status = %d, want 401", resp.StatusCode)
-			}
-			if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer realm="127.0.0.1", error="invalid_token", error_description="the token`) {
-				t.Errorf("WWW-Authenticate = %q", got)
-			}
-			if up.Count() != before {
-				t.Error("the hostile token reached the upstream")
-			}
-			if len(tok) > 40 && strings.Contains(resp.Body+resp.Header.Get("WWW-Authenticate"), tok[len(tok)-20:]) {
-				t.Error("the response echoes the token")
-			}
-
-			// The same through the query string, where any byte can be sent.
-			q := get(t, c.URL("/query/?token="+url.QueryEscape(tok)), nil)
-			if q.StatusCode != http.StatusUnauthorized || up.Count() != before {
-				t.Errorf("through the query: status %d, upstream reached %d times", q.StatusCode, up.Count()-before)
-			}
-		})
+// checkHostileToken sends tok in the header and in the query: 401
+// invalid_token with a fixed description, the token not echoed, and nothing
+// reaching the upstream.
+func checkHostileToken(t *testing.T, c *caddyProcess, up *upstream, tok string) {
+	before := up.Count()
+	resp := get(t, c.URL("/api/"), bearer(tok))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status = %d, want 401", resp.StatusCode)
+	}
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer realm="127.0.0.1", error="invalid_token", error_description="the token`) {
+		t.Errorf("WWW-Authenticate = %q", got)
+	}
+	if up.Count() != before {
+		t.Error("the hostile token reached the upstream")
+	}
+	if len(tok) > 40 && strings.Contains(resp.Body+resp.Header.Get("WWW-Authenticate"), tok[len(tok)-20:]) {
+		t.Error("the response echoes the token")
 	}
 
-	// Bytes no HTTP client would put in a header arrive through the query.
-	for _, raw := range []string{"a\x00b.c.d", hsHeader + "\x00." + payload + ".x", "\xff\xfe.\xff.\xff", hsHeader + "." + payload + ".\r\n"} {
-		before := up.Count()
-		resp := get(t, c.URL("/query/?token="+url.QueryEscape(raw)), nil)
-		if resp.StatusCode != http.StatusUnauthorized || up.Count() != before {
-			t.Errorf("token %q: status %d, upstream reached %d times", raw, resp.StatusCode, up.Count()-before)
-		}
-	}
-
-	// Still serving (a panic in the log fails the test at cleanup, as for
-	// every Caddy of the suite).
-	check(t, c, up, http.MethodGet, "/api/", bearer(sign(t, hs, validClaims())), accepted)
-	if exited, err := c.Exited(); exited {
-		t.Fatalf("caddy exited: %v", err)
-	}
-	logs := c.Logs()
-	for name, tok := range tokens {
-		if i := strings.LastIndexByte(tok, '.'); i >= 0 && len(tok)-i > 20 && strings.Contains(logs, tok[i+1:]) {
-			t.Errorf("%s: the log contains the token's signature", name)
-		}
+	// The same through the query string, where any byte can be sent.
+	q := get(t, c.URL("/query/?token="+url.QueryEscape(tok)), nil)
+	if q.StatusCode != http.StatusUnauthorized || up.Count() != before {
+		t.Errorf("through the query: status %d, upstream reached %d times", q.StatusCode, up.Count()-before)
 	}
 }

@@ -86,69 +86,10 @@ func TestNodeJsonwebtokenTokensAreAccepted(t *testing.T) {
 	proxy := "reverse_proxy " + up.Addr()
 
 	algs := []string{"HS256", "HS384", "HS512", "RS256", "RS512", "PS256", "ES256", "ES384", "ES512"}
-	keys := map[string]*testKey{}
-	var site strings.Builder
-	for _, alg := range algs {
-		k := newKey(t, alg)
-		keys[alg] = k
-		site.WriteString(jwtRoute("/"+alg+"/*", k.keyDirective(t)+`
-issuer https://auth.example.com/
-audience my-api
-claim_header sub X-User-Id
-claim_header email X-Email`, proxy))
-	}
-	site.WriteString("\trespond 404\n")
-	c := startCaddy(t, caddyfileFor(site.String()))
-
-	keyText := func(k *testKey) string {
-		if strings.HasPrefix(k.Alg, "HS") {
-			return k.Secret()
-		}
-		return string(k.PrivatePEM(t))
-	}
-	std := func(k *testKey) nodeRequest {
-		return nodeRequest{
-			Alg: k.Alg, Key: keyText(k), ExpiresIn: "15m",
-			Issuer: "https://auth.example.com/", Audience: "my-api",
-			Claims: map[string]any{"sub": "node-user", "email": "node@example.com"},
-		}
-	}
+	keys, c := startNodeInteropSite(t, algs, proxy)
 
 	// Every token is described first, signed by node in one batch, then sent.
-	type attempt struct {
-		name string
-		path string
-		req  nodeRequest
-		want expectation
-	}
-	var attempts []attempt
-	for _, alg := range algs {
-		path := "/" + alg + "/orders"
-		expired := std(keys[alg])
-		expired.ExpiresIn = "-1h"
-		otherIssuer := std(keys[alg])
-		otherIssuer.Issuer = "https://evil.example.com/"
-		otherAudience := std(keys[alg])
-		otherAudience.Audience = "another-api"
-		attempts = append(attempts,
-			attempt{alg, path, std(keys[alg]), accepted},
-			attempt{alg + " with a kid", path, withKid(std(keys[alg]), "2024-key"), accepted},
-			attempt{alg + " signed with another key", path, std(newKey(t, alg)), expectation{http.StatusUnauthorized, invalidToken(descBadSignature)}},
-			attempt{alg + " expired", path, expired, expectation{http.StatusUnauthorized, invalidToken(descExpired)}},
-			attempt{alg + " from another issuer", path, otherIssuer, expectation{http.StatusUnauthorized, invalidToken(descBadIssuer)}},
-			attempt{alg + " for another audience", path, otherAudience, expectation{http.StatusUnauthorized, invalidToken(descBadAudience)}},
-		)
-	}
-	// jwt.sign({sub}, secret, {expiresIn: '1h'}): HS256 by default, iat
-	// set by the library (issuer and audience as the route requires).
-	tutorial := std(keys["HS256"])
-	tutorial.Alg, tutorial.ExpiresIn = "", "1h"
-	noExpiry := std(keys["HS256"])
-	noExpiry.ExpiresIn = ""
-	attempts = append(attempts,
-		attempt{"tutorial defaults", "/HS256/", tutorial, accepted},
-		attempt{"no expiry", "/HS256/", noExpiry, expectation{http.StatusUnauthorized, invalidToken(descNoExpiry)}},
-	)
+	attempts := nodeAttempts(t, algs, keys)
 
 	reqs := make([]nodeRequest, len(attempts))
 	for i, a := range attempts {
@@ -177,6 +118,83 @@ claim_header email X-Email`, proxy))
 		check(t, c, up, http.MethodGet, "/RS256/", bearer(forged),
 			expectation{http.StatusUnauthorized, invalidToken(descBadAlgorithm)})
 	})
+}
+
+// startNodeInteropSite starts a site with one route per algorithm, each
+// with a key of its own, and returns the keys by algorithm.
+func startNodeInteropSite(t *testing.T, algs []string, proxy string) (map[string]*testKey, *caddyProcess) {
+	keys := map[string]*testKey{}
+	var site strings.Builder
+	for _, alg := range algs {
+		k := newKey(t, alg)
+		keys[alg] = k
+		site.WriteString(jwtRoute("/"+alg+"/*", k.keyDirective(t)+`
+issuer https://auth.example.com/
+audience my-api
+claim_header sub X-User-Id
+claim_header email X-Email`, proxy))
+	}
+	site.WriteString("\trespond 404\n")
+	return keys, startCaddy(t, caddyfileFor(site.String()))
+}
+
+// nodeAttempt is a token for jsonwebtoken to sign, where it is sent and
+// what the client must see.
+type nodeAttempt struct {
+	name string
+	path string
+	req  nodeRequest
+	want expectation
+}
+
+// nodeAttempts describes every token of the test: per algorithm a good
+// one, one with a kid, and one each signed with another key, expired, from
+// another issuer and for another audience; then the tutorial's defaults and
+// a token without expiry.
+func nodeAttempts(t *testing.T, algs []string, keys map[string]*testKey) []nodeAttempt {
+	keyText := func(k *testKey) string {
+		if strings.HasPrefix(k.Alg, "HS") {
+			return k.Secret()
+		}
+		return string(k.PrivatePEM(t))
+	}
+	std := func(k *testKey) nodeRequest {
+		return nodeRequest{
+			Alg: k.Alg, Key: keyText(k), ExpiresIn: "15m",
+			Issuer: "https://auth.example.com/", Audience: "my-api",
+			Claims: map[string]any{"sub": "node-user", "email": "node@example.com"},
+		}
+	}
+
+	var attempts []nodeAttempt
+	for _, alg := range algs {
+		path := "/" + alg + "/orders"
+		expired := std(keys[alg])
+		expired.ExpiresIn = "-1h"
+		otherIssuer := std(keys[alg])
+		otherIssuer.Issuer = "https://evil.example.com/"
+		otherAudience := std(keys[alg])
+		otherAudience.Audience = "another-api"
+		attempts = append(attempts,
+			nodeAttempt{alg, path, std(keys[alg]), accepted},
+			nodeAttempt{alg + " with a kid", path, withKid(std(keys[alg]), "2024-key"), accepted},
+			nodeAttempt{alg + " signed with another key", path, std(newKey(t, alg)), expectation{http.StatusUnauthorized, invalidToken(descBadSignature)}},
+			nodeAttempt{alg + " expired", path, expired, expectation{http.StatusUnauthorized, invalidToken(descExpired)}},
+			nodeAttempt{alg + " from another issuer", path, otherIssuer, expectation{http.StatusUnauthorized, invalidToken(descBadIssuer)}},
+			nodeAttempt{alg + " for another audience", path, otherAudience, expectation{http.StatusUnauthorized, invalidToken(descBadAudience)}},
+		)
+	}
+	// jwt.sign({sub}, secret, {expiresIn: '1h'}): HS256 by default, iat
+	// set by the library (issuer and audience as the route requires).
+	tutorial := std(keys["HS256"])
+	tutorial.Alg, tutorial.ExpiresIn = "", "1h"
+	noExpiry := std(keys["HS256"])
+	noExpiry.ExpiresIn = ""
+	attempts = append(attempts,
+		nodeAttempt{"tutorial defaults", "/HS256/", tutorial, accepted},
+		nodeAttempt{"no expiry", "/HS256/", noExpiry, expectation{http.StatusUnauthorized, invalidToken(descNoExpiry)}},
+	)
+	return attempts
 }
 
 func withKid(r nodeRequest, kid string) nodeRequest {

@@ -214,6 +214,39 @@ func TestMCPClientFindsTheAuthorizationServerAndCallsAToolThroughCaddy(t *testin
 	}
 	pollStatus(t, "the provider's keys to load", c.URL("/mcp"), bearer(good), http.StatusMethodNotAllowed, 30*time.Second)
 
+	got := runMCPClient(t, dir, resource, as)
+	checkMCPClientReport(t, got, as, issuer, resource, metadataURL)
+
+	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
+	mcpPost := func(token string) response {
+		h := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json, text/event-stream"}}
+		if token != "" {
+			h.Set("Authorization", "Bearer "+token)
+		}
+		return send(t, http.MethodPost, resource, h, strings.NewReader(ping))
+	}
+	for _, tc := range []struct {
+		name      string
+		token     string
+		status    int
+		challenge string
+	}{
+		{"no token", "", http.StatusUnauthorized, challengeMissing + withMetadata},
+		{"a token for another resource", as.token(t, other, "mcp:tools"), http.StatusUnauthorized, invalidToken(descBadAudience) + withMetadata},
+		{"a token without the scope", as.token(t, resource, "other:read"), http.StatusForbidden, challengeInsufficientScope + `, scope="mcp:tools"` + withMetadata},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := mcpPost(tc.token)
+			if resp.StatusCode != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge {
+				t.Errorf("%d %q\nwant %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.status, tc.challenge)
+			}
+		})
+	}
+}
+
+// runMCPClient runs the MCP SDK's client against resource, with the client
+// credentials of as, and returns what it reports.
+func runMCPClient(t *testing.T, dir, resource string, as *authorizationServer) mcpClientReport {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "client.js", resource, as.clientID, as.clientSecret, as.issuer)
@@ -228,6 +261,15 @@ func TestMCPClientFindsTheAuthorizationServerAndCallsAToolThroughCaddy(t *testin
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("client.js printed %q: %v", out, err)
 	}
+	return got
+}
+
+// checkMCPClientReport checks what the SDK's client saw: the challenge
+// naming the metadata, the metadata naming the issuer, the authorization
+// server found from it, and the tool called with the verified client's
+// identity.
+func checkMCPClientReport(t *testing.T, got mcpClientReport, as *authorizationServer, issuer, resource, metadataURL string) {
+	withMetadata := `, resource_metadata="` + metadataURL + `"`
 	if got.ProbeStatus != http.StatusUnauthorized || got.ProbeChallenge != challengeMissing+withMetadata {
 		t.Errorf("unauthenticated request: %d %q, want 401 %q", got.ProbeStatus, got.ProbeChallenge, challengeMissing+withMetadata)
 	}
@@ -254,31 +296,5 @@ func TestMCPClientFindsTheAuthorizationServerAndCallsAToolThroughCaddy(t *testin
 	}
 	if got.TokenHeader["alg"] != "Ed25519" {
 		t.Errorf("the SDK's token was signed %v, want Ed25519", got.TokenHeader["alg"])
-	}
-
-	ping := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
-	mcpPost := func(token string) response {
-		h := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json, text/event-stream"}}
-		if token != "" {
-			h.Set("Authorization", "Bearer "+token)
-		}
-		return send(t, http.MethodPost, resource, h, strings.NewReader(ping))
-	}
-	for _, tc := range []struct {
-		name      string
-		token     string
-		status    int
-		challenge string
-	}{
-		{"no token", "", http.StatusUnauthorized, challengeMissing + withMetadata},
-		{"a token for another resource", as.token(t, other, "mcp:tools"), http.StatusUnauthorized, invalidToken(descBadAudience) + withMetadata},
-		{"a token without the scope", as.token(t, resource, "other:read"), http.StatusForbidden, challengeInsufficientScope + `, scope="mcp:tools"` + withMetadata},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := mcpPost(tc.token)
-			if resp.StatusCode != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge {
-				t.Errorf("%d %q\nwant %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.status, tc.challenge)
-			}
-		})
 	}
 }

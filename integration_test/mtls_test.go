@@ -110,23 +110,7 @@ func TestCertificateBoundTokenPassesOnlyWithItsClientCertificate(t *testing.T) {
 		client_certificate_header X-Client-Cert
 	}
 	reverse_proxy ` + up.Addr()
-	c := startCaddy(t, `{
-	{{base}}
-	skip_install_trust
-	auto_https disable_redirects
-}
-
-# With client_auth, Caddy requires SNI to match the host, and clients send
-# no SNI for an IP address: the site is localhost.
-https://localhost:{{http}} {
-	tls internal {
-		client_auth {
-			mode verify_if_given
-			trust_pool file `+ca.pemFile(t)+`
-		}
-	}`+jwt+`
-}
-`)
+	c := startTLSSite(t, ca, jwt)
 	// Plain HTTP, as behind a proxy that terminates TLS: one Caddy trusts
 	// the test client as that proxy, the other trusts another network.
 	proxied := startCaddy(t, caddyfileFor(jwt, "servers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}"))
@@ -150,26 +134,11 @@ https://localhost:{{http}} {
 		{"an unbound token with a certificate", &otherCert, sign(t, issuer, validClaims()), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := up.Count()
-			req, _ := http.NewRequest("GET", url, nil)
-			req.Header.Set("Authorization", "Bearer "+tc.token)
-			resp, err := tlsClient(t, c, tc.cert).Do(req)
-			if err != nil {
-				t.Fatal(err)
+			challenge := "" // passed on
+			if tc.description != "" {
+				challenge = realm.Replace(invalidToken(tc.description))
 			}
-			resp.Body.Close()
-			if tc.description == "" {
-				if resp.StatusCode != http.StatusOK || up.Count() != before+1 {
-					t.Fatalf("status %d (%q), want 200 and the upstream reached", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-				}
-				return
-			}
-			if got := resp.Header.Values("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || len(got) != 1 || got[0] != realm.Replace(invalidToken(tc.description)) {
-				t.Errorf("status %d, WWW-Authenticate %q; want 401 %q", resp.StatusCode, got, realm.Replace(invalidToken(tc.description)))
-			}
-			if up.Count() != before {
-				t.Error("a refused request reached the upstream")
-			}
+			checkOverTLS(t, c, up, url, tc.cert, tc.token, challenge)
 		})
 	}
 
@@ -199,6 +168,53 @@ https://localhost:{{http}} {
 			}
 			check(t, tc.c, up, http.MethodGet, "/orders", h, want)
 		})
+	}
+}
+
+// startTLSSite starts the site on https://localhost, which asks for a client
+// certificate of ca and verifies it if given, with the jwt routes.
+func startTLSSite(t *testing.T, ca *testCA, jwt string) *caddyProcess {
+	return startCaddy(t, `{
+	{{base}}
+	skip_install_trust
+	auto_https disable_redirects
+}
+
+# With client_auth, Caddy requires SNI to match the host, and clients send
+# no SNI for an IP address: the site is localhost.
+https://localhost:{{http}} {
+	tls internal {
+		client_auth {
+			mode verify_if_given
+			trust_pool file `+ca.pemFile(t)+`
+		}
+	}`+jwt+`
+}
+`)
+}
+
+// checkOverTLS sends token to url over TLS with cert, if any: passed on
+// when challenge is empty, else refused with that challenge.
+func checkOverTLS(t *testing.T, c *caddyProcess, up *upstream, url string, cert *tls.Certificate, token, challenge string) {
+	before := up.Count()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := tlsClient(t, c, cert).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if challenge == "" {
+		if resp.StatusCode != http.StatusOK || up.Count() != before+1 {
+			t.Fatalf("status %d (%q), want 200 and the upstream reached", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+		return
+	}
+	if got := resp.Header.Values("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || len(got) != 1 || got[0] != challenge {
+		t.Errorf("status %d, WWW-Authenticate %q; want 401 %q", resp.StatusCode, got, challenge)
+	}
+	if up.Count() != before {
+		t.Error("a refused request reached the upstream")
 	}
 }
 

@@ -24,7 +24,41 @@ func TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity(t *testing.
 	up := newUpstream(t)
 	k := newKey(t, "ES256")
 	revocations := writeFile(t, "revoked.json", []byte(fmt.Sprintf(`{"revoked_jti": {"revoked-jti": %d}}`, time.Now().Add(time.Hour).Unix())))
-	c := startCaddy(t, caddyfileFor(fmt.Sprintf(`	jwt {
+	c := startObserveSite(t, k, revocations, up)
+	rows, good := observeRows(t, k)
+
+	before := scrapeMetrics(t, c)
+	wantCounts := map[string]float64{}
+	for _, row := range rows {
+		wantCounts[row.result]++
+		t.Run(row.name, func(t *testing.T) {
+			checkObservedRow(t, c, up, row)
+		})
+	}
+	checkObservedMetrics(t, before, scrapeMetrics(t, c), wantCounts)
+	checkObservedLogs(t, c, len(rows)-1, wantCounts)
+
+	// Switching to enforce is a config reload.
+	if err := c.Reload(strings.Replace(readCaddyfile(t, c), "mode observe", "mode enforce", 1)); err != nil {
+		t.Fatal(err)
+	}
+	check(t, c, up, http.MethodGet, "/orders", rows[3].header, expectation{http.StatusUnauthorized, invalidToken(descExpired)})
+	check(t, c, up, http.MethodGet, "/orders", bearer(good), accepted)
+}
+
+// observeRow is one row of the result table, sent in observe mode.
+type observeRow struct {
+	name   string
+	method string
+	header http.Header
+	result string // the result label enforcing would have had
+}
+
+// startObserveSite starts a site in observe mode with every check that has
+// a result of its own: a key, a claim requirement, revocation, CSRF for
+// cookies, and the claim header and placeholders that must stay empty.
+func startObserveSite(t *testing.T, k *testKey, revocations string, up *upstream) *caddyProcess {
+	return startCaddy(t, caddyfileFor(fmt.Sprintf(`	jwt {
 		public_key %s k1
 		from header Authorization
 		from cookie session
@@ -37,18 +71,16 @@ func TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity(t *testing.
 		header_up X-Placeholder-User {http.auth.user.id}
 		header_up X-Placeholder-Sub {http.auth.jwt.sub}
 	}`, k.writePublicKeyPEM(t), revocations, up.Addr())))
+}
 
+// observeRows are the requests of the result table, and the valid token.
+func observeRows(t *testing.T, k *testKey) ([]observeRow, string) {
 	kid := map[string]any{"kid": "k1"}
 	tok := func(kv ...any) string {
 		return signToken(t, k, validClaims(append([]any{"role", "admin"}, kv...)...), kid)
 	}
 	good := tok()
-	rows := []struct {
-		name   string
-		method string
-		header http.Header
-		result string // the result label enforcing would have had
-	}{
+	return []observeRow{
 		{"allowed", http.MethodGet, bearer(good), "allowed"},
 		{"missing", http.MethodGet, http.Header{}, "missing"},
 		{"malformed", http.MethodGet, bearer("not-a-token"), "malformed"},
@@ -58,36 +90,38 @@ func TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity(t *testing.
 		{"revoked", http.MethodGet, bearer(tok("jti", "revoked-jti")), "revoked"},
 		{"forbidden", http.MethodGet, bearer(tok("role", "user")), "forbidden"},
 		{"csrf", http.MethodPost, http.Header{"Cookie": {"session=" + good}, "Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}, "forbidden"},
-	}
-	before := scrapeMetrics(t, c)
-	wantCounts := map[string]float64{}
-	for _, row := range rows {
-		wantCounts[row.result]++
-		t.Run(row.name, func(t *testing.T) {
-			h := row.header.Clone()
-			h.Set("X-User-Id", "spoofed-admin")
-			n := up.Count()
-			resp := send(t, row.method, c.URL("/orders"), h, nil)
-			if resp.StatusCode != http.StatusOK || up.Count() != n+1 {
-				t.Fatalf("status %d, reached the upstream %d times; observe mode passes every request on once", resp.StatusCode, up.Count()-n)
-			}
-			if got := resp.Header.Get("WWW-Authenticate"); got != "" {
-				t.Errorf("challenge %q sent in observe mode", got)
-			}
-			got := up.Last(t).Header
-			wantUser := ""
-			if row.result == "allowed" {
-				wantUser = "user-42"
-			}
-			for _, name := range []string{"X-User-Id", "X-Placeholder-User", "X-Placeholder-Sub"} {
-				if got.Get(name) != wantUser {
-					t.Errorf("upstream got %s %q, want %q", name, got.Get(name), wantUser)
-				}
-			}
-		})
-	}
+	}, good
+}
 
-	after := scrapeMetrics(t, c)
+// checkObservedRow sends the row's request with a spoofed X-User-Id: it
+// passes on once, without a challenge, and no identity reaches the
+// upstream unless the token was good.
+func checkObservedRow(t *testing.T, c *caddyProcess, up *upstream, row observeRow) {
+	h := row.header.Clone()
+	h.Set("X-User-Id", "spoofed-admin")
+	n := up.Count()
+	resp := send(t, row.method, c.URL("/orders"), h, nil)
+	if resp.StatusCode != http.StatusOK || up.Count() != n+1 {
+		t.Fatalf("status %d, reached the upstream %d times; observe mode passes every request on once", resp.StatusCode, up.Count()-n)
+	}
+	if got := resp.Header.Get("WWW-Authenticate"); got != "" {
+		t.Errorf("challenge %q sent in observe mode", got)
+	}
+	got := up.Last(t).Header
+	wantUser := ""
+	if row.result == "allowed" {
+		wantUser = "user-42"
+	}
+	for _, name := range []string{"X-User-Id", "X-Placeholder-User", "X-Placeholder-Sub"} {
+		if got.Get(name) != wantUser {
+			t.Errorf("upstream got %s %q, want %q", name, got.Get(name), wantUser)
+		}
+	}
+}
+
+// checkObservedMetrics checks that observed_requests_total moved by
+// wantCounts and requests_total did not move.
+func checkObservedMetrics(t *testing.T, before, after metricsScrape, wantCounts map[string]float64) {
 	for _, result := range allResults {
 		observed := `caddy_jwt_observed_requests_total{result="` + result + `"}`
 		if got := after[observed] - before[observed]; got != wantCounts[result] {
@@ -98,8 +132,13 @@ func TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity(t *testing.
 			t.Errorf("%s moved by %v in observe mode, want 0", enforced, got)
 		}
 	}
+}
 
-	entries := waitForLogEntries(t, c, observedLogMessage, len(rows)-1)
+// checkObservedLogs checks that each request that enforcing would have
+// refused is logged once with its result, reason and client, and nothing
+// else is.
+func checkObservedLogs(t *testing.T, c *caddyProcess, refused int, wantCounts map[string]float64) {
+	entries := waitForLogEntries(t, c, observedLogMessage, refused)
 	logged := map[string]int{}
 	for _, e := range entries {
 		logged[e.str("result")]++
@@ -115,11 +154,4 @@ func TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity(t *testing.
 	if logged["allowed"] != 0 || len(jwtLogEntries(c.Logs(), "request rejected")) != 0 {
 		t.Error("observe mode logged an allowed request, or a rejection it did not make")
 	}
-
-	// Switching to enforce is a config reload.
-	if err := c.Reload(strings.Replace(readCaddyfile(t, c), "mode observe", "mode enforce", 1)); err != nil {
-		t.Fatal(err)
-	}
-	check(t, c, up, http.MethodGet, "/orders", rows[3].header, expectation{http.StatusUnauthorized, invalidToken(descExpired)})
-	check(t, c, up, http.MethodGet, "/orders", bearer(good), accepted)
 }

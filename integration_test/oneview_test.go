@@ -33,50 +33,10 @@ strip_token`
 
 	good := sign(t, key, validClaims())
 	forged := sign(t, newKey(t, "HS256"), validClaims("sub", "admin"))
-	malformed := expectation{http.StatusUnauthorized, invalidToken(descMalformed)}
-	ambiguous := expectation{http.StatusBadRequest, challengeInvalidRequest}
-	cookie := func(v ...string) http.Header { return http.Header{"Cookie": v} }
-	authorization := func(v ...string) http.Header { return http.Header{"Authorization": v} }
 	// 3,100 pairs, past net/http's 3,000, within Caddy's default 16 KiB of headers.
 	filler := strings.Repeat("f=0;", 3100)
 
-	cases := []struct {
-		name   string
-		target string // path and query after /optional or /
-		header http.Header
-		want   expectation
-	}{
-		{"cookie: a backslash in the first pair", "/", cookie(`session=` + forged + `\; session=` + good), malformed},
-		{"cookie: a stray quote in the first pair", "/", cookie(`session="` + forged + `; session=` + good), malformed},
-		{"cookie: a non-ASCII byte in the first pair", "/", cookie("session=" + forged + "\xe9; session=" + good), malformed},
-		{"cookie: a quoted value", "/", cookie(`session="` + good + `"`), malformed},
-		{"cookie: a percent-encoded value", "/", cookie("session=%" + strings.ToUpper(hexByte(forged[0])) + forged[1:] + "; session=" + good), malformed},
-		{"cookie: a space after =", "/", cookie("session= " + forged + "; session=" + good), malformed},
-		{"cookie: a lone unparseable pair", "/", cookie(`session=` + forged + `\`), malformed},
-		{"cookie: a percent-encoded name", "/", cookie("%73ession=" + forged + "; session=" + good), malformed},
-		{"cookie: an array name", "/", cookie("session[]=" + forged + "; session=" + good), malformed},
-		{"cookie: a name after U+00A0", "/", cookie("\u00a0session=" + forged + "; session=" + good), malformed},
-		{"cookie: a name after a comma", "/", cookie("theme=dark,session=" + forged + "; session=" + good), malformed},
-		{"cookie: a second token past 3,100 pairs", "/", cookie(filler + "session=" + good + "; session=" + forged), ambiguous},
-		{"cookie: a second token in a second Cookie line", "/", cookie("session="+good, "session="+forged), ambiguous},
-		{"cookie: a forged token past 3,100 pairs is verified", "/", cookie(filler + "session=" + forged), expectation{http.StatusUnauthorized, invalidToken(descBadSignature)}},
-
-		{"header: U+00A0 after the scheme, a valid token beside", "/", authorization("Bearer\u00a0"+forged, "Bearer "+good), malformed},
-		{"header: U+3000 after the scheme", "/", authorization("Bearer\u3000" + forged), malformed},
-		{"header: a comma after the scheme", "/", authorization("Bearer,"+forged, "Bearer "+good), malformed},
-		{"header: = after the scheme", "/", authorization("Bearer=" + forged), malformed},
-		{"header: two tokens after the scheme", "/", authorization("Bearer " + good + " " + forged), malformed},
-		{"header: U+00A0 before the scheme", "/", authorization("\u00a0Bearer "+forged, "Bearer "+good), malformed},
-
-		{"query: PHP's dot for underscore", "/?access.token=" + forged + "&access_token=" + good, nil, malformed},
-		{"query: PHP's space for underscore", "/?access+token=" + forged + "&access_token=" + good, nil, malformed},
-		{"query: PHP's bracket for underscore", "/?access[token=" + forged + "&access_token=" + good, nil, malformed},
-		{"query: an array name", "/?access_token[]=" + forged + "&access_token=" + good, nil, malformed},
-		{"query: an array name with a key", "/?access_token[x]=" + forged, nil, malformed},
-		{"query: another case", "/?ACCESS_TOKEN=" + forged + "&access_token=" + good, nil, malformed},
-		{"query: an encoded NUL after the name", "/?access_token%00x=" + forged + "&access_token=" + good, nil, malformed},
-		{"query: a leading space", "/?+access_token=" + forged, nil, malformed},
-	}
+	cases := oneViewCases(good, forged, filler)
 	for route, prefix := range map[string]string{"": "", "/optional": "optional, "} {
 		for _, tc := range cases {
 			t.Run(prefix+tc.name, func(t *testing.T) {
@@ -86,7 +46,7 @@ strip_token`
 	}
 
 	t.Run("a valid cookie past 3,100 pairs passes, and strip_token removes it", func(t *testing.T) {
-		check(t, c, up, http.MethodGet, "/", cookie(filler+"session="+good+"; keep=1"), accepted)
+		check(t, c, up, http.MethodGet, "/", cookieLines(filler+"session="+good+"; keep=1"), accepted)
 		got := up.Last(t)
 		if got.Header.Get("X-User-Id") != "user-42" {
 			t.Errorf("X-User-Id = %q, want user-42", got.Header.Get("X-User-Id"))
@@ -97,16 +57,71 @@ strip_token`
 		}
 	})
 	t.Run("look-alike names no framework folds stay someone else's", func(t *testing.T) {
-		check(t, c, up, http.MethodGet, "/?access_token_hint=x&xaccess_token=y", cookie("Session=x; session_id=y; session="+good), accepted)
+		check(t, c, up, http.MethodGet, "/?access_token_hint=x&xaccess_token=y", cookieLines("Session=x; session_id=y; session="+good), accepted)
 	})
 	t.Run("BearerX is another scheme", func(t *testing.T) {
-		check(t, c, up, http.MethodGet, "/", authorization("BearerX "+forged, "Bearer "+good), accepted)
-		check(t, c, up, http.MethodGet, "/optional/", authorization("BearerX "+forged), accepted)
+		check(t, c, up, http.MethodGet, "/", authorizationLines("BearerX "+forged, "Bearer "+good), accepted)
+		check(t, c, up, http.MethodGet, "/optional/", authorizationLines("BearerX "+forged), accepted)
 		if got := up.Last(t).Header.Get("X-User-Id"); got != "" {
 			t.Errorf("anonymous request carried X-User-Id %q", got)
 		}
 	})
 }
+
+// oneViewCase is a request whose token another parser would read
+// differently, and what the client must see.
+type oneViewCase struct {
+	name   string
+	target string // path and query after /optional or /
+	header http.Header
+	want   expectation
+}
+
+// oneViewCases are the cookies, Authorization headers and query strings
+// in which another parser would find a token this one skipped: each is
+// refused as malformed or ambiguous, or verified.
+func oneViewCases(good, forged, filler string) []oneViewCase {
+	malformed := expectation{http.StatusUnauthorized, invalidToken(descMalformed)}
+	ambiguous := expectation{http.StatusBadRequest, challengeInvalidRequest}
+	return []oneViewCase{
+		{"cookie: a backslash in the first pair", "/", cookieLines(`session=` + forged + `\; session=` + good), malformed},
+		{"cookie: a stray quote in the first pair", "/", cookieLines(`session="` + forged + `; session=` + good), malformed},
+		{"cookie: a non-ASCII byte in the first pair", "/", cookieLines("session=" + forged + "\xe9; session=" + good), malformed},
+		{"cookie: a quoted value", "/", cookieLines(`session="` + good + `"`), malformed},
+		{"cookie: a percent-encoded value", "/", cookieLines("session=%" + strings.ToUpper(hexByte(forged[0])) + forged[1:] + "; session=" + good), malformed},
+		{"cookie: a space after =", "/", cookieLines("session= " + forged + "; session=" + good), malformed},
+		{"cookie: a lone unparseable pair", "/", cookieLines(`session=` + forged + `\`), malformed},
+		{"cookie: a percent-encoded name", "/", cookieLines("%73ession=" + forged + "; session=" + good), malformed},
+		{"cookie: an array name", "/", cookieLines("session[]=" + forged + "; session=" + good), malformed},
+		{"cookie: a name after U+00A0", "/", cookieLines("\u00a0session=" + forged + "; session=" + good), malformed},
+		{"cookie: a name after a comma", "/", cookieLines("theme=dark,session=" + forged + "; session=" + good), malformed},
+		{"cookie: a second token past 3,100 pairs", "/", cookieLines(filler + "session=" + good + "; session=" + forged), ambiguous},
+		{"cookie: a second token in a second Cookie line", "/", cookieLines("session="+good, "session="+forged), ambiguous},
+		{"cookie: a forged token past 3,100 pairs is verified", "/", cookieLines(filler + "session=" + forged), expectation{http.StatusUnauthorized, invalidToken(descBadSignature)}},
+
+		{"header: U+00A0 after the scheme, a valid token beside", "/", authorizationLines("Bearer\u00a0"+forged, "Bearer "+good), malformed},
+		{"header: U+3000 after the scheme", "/", authorizationLines("Bearer\u3000" + forged), malformed},
+		{"header: a comma after the scheme", "/", authorizationLines("Bearer,"+forged, "Bearer "+good), malformed},
+		{"header: = after the scheme", "/", authorizationLines("Bearer=" + forged), malformed},
+		{"header: two tokens after the scheme", "/", authorizationLines("Bearer " + good + " " + forged), malformed},
+		{"header: U+00A0 before the scheme", "/", authorizationLines("\u00a0Bearer "+forged, "Bearer "+good), malformed},
+
+		{"query: PHP's dot for underscore", "/?access.token=" + forged + "&access_token=" + good, nil, malformed},
+		{"query: PHP's space for underscore", "/?access+token=" + forged + "&access_token=" + good, nil, malformed},
+		{"query: PHP's bracket for underscore", "/?access[token=" + forged + "&access_token=" + good, nil, malformed},
+		{"query: an array name", "/?access_token[]=" + forged + "&access_token=" + good, nil, malformed},
+		{"query: an array name with a key", "/?access_token[x]=" + forged, nil, malformed},
+		{"query: another case", "/?ACCESS_TOKEN=" + forged + "&access_token=" + good, nil, malformed},
+		{"query: an encoded NUL after the name", "/?access_token%00x=" + forged + "&access_token=" + good, nil, malformed},
+		{"query: a leading space", "/?+access_token=" + forged, nil, malformed},
+	}
+}
+
+// cookieLines is a header of the given Cookie lines.
+func cookieLines(v ...string) http.Header { return http.Header{"Cookie": v} }
+
+// authorizationLines is a header of the given Authorization lines.
+func authorizationLines(v ...string) http.Header { return http.Header{"Authorization": v} }
 
 func hexByte(c byte) string {
 	const digits = "0123456789abcdef"

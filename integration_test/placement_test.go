@@ -18,6 +18,15 @@ type placementRequest struct {
 	toUpstream bool   // the request reaches the upstream
 }
 
+// placementCase is one placement of the jwt handler in a site block, with
+// the requests that show what it protects.
+type placementCase struct {
+	name     string
+	body     string // the site block's body; UP is the upstream, SITE a directory of two pages
+	requests []placementRequest
+	warns    bool // the never-reached warning is logged at load
+}
+
 // TestWhereJWTIsPlacedDecidesWhatItProtects runs each placement of the
 // README's placement guide through the real Caddy, the right ones and the
 // wrong ones, and checks what a user would see: which paths answer without
@@ -27,12 +36,7 @@ func TestWhereJWTIsPlacedDecidesWhatItProtects(t *testing.T) {
 	t.Parallel()
 	requireCaddy(t)
 	const jwtBlock = "jwt {\n\t\tsecret {env.PLACEMENT_SECRET}\n\t}"
-	for _, tc := range []struct {
-		name     string
-		body     string // the site block's body; UP is the upstream, SITE a directory of two pages
-		requests []placementRequest
-		warns    bool // the never-reached warning is logged at load
-	}{
+	for _, tc := range []placementCase{
 		{
 			name: "shortest form: public site, protected /api",
 			body: "root * SITE\n\tjwt /api* {\n\t\tsecret {env.PLACEMENT_SECRET}\n\t}\n\treverse_proxy /api* UP\n\tfile_server",
@@ -115,44 +119,48 @@ func TestWhereJWTIsPlacedDecidesWhatItProtects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			key := newKey(t, "HS256")
-			up := newUpstream(t)
-			site := t.TempDir()
-			writeFileIn(t, site, "index.html", "public site")
-			writeFileIn(t, site, "docs.html", "public docs")
-			body := strings.ReplaceAll(tc.body, "UP", up.Addr())
-			body = strings.ReplaceAll(body, "SITE", site)
-			c := startCaddy(t, caddyfileFor("\t"+body), withEnv("PLACEMENT_SECRET="+key.Secret()))
-			token := sign(t, key, validClaims())
-			for _, r := range tc.requests {
-				var header http.Header
-				if r.withToken {
-					header = bearer(token)
-				}
-				before := up.Count()
-				resp := get(t, c.URL(r.path), header)
-				reached := up.Count() > before
-				if resp.StatusCode != r.status || !strings.Contains(resp.Body, r.body) || reached != r.toUpstream {
-					t.Errorf("GET %s (token: %v) = %d %q, reached the upstream: %v; want %d %q, upstream: %v",
-						r.path, r.withToken, resp.StatusCode, resp.Body, reached, r.status, r.body, r.toUpstream)
-				}
-				if r.status == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
-					t.Errorf("GET %s: 401 without WWW-Authenticate", r.path)
-				}
-			}
-			warnings := jwtLogEntries(c.Logs(), neverReachedWarning)
-			if tc.warns && len(warnings) != 1 {
-				t.Errorf("%d never-reached warnings at load, want 1", len(warnings))
-			}
-			if !tc.warns && len(warnings) != 0 {
-				t.Errorf("a reachable jwt was warned about: %v", warnings)
-			}
+			checkPlacement(t, tc)
 		})
 	}
 }
 
-// JWTAtSiteLevel is the README's first wrong placement: jwt at site level
-// beside handle blocks, which the directive order runs after jwt.
+// checkPlacement runs one placement through a Caddy of its own and checks
+// each of its requests and the never-reached warning.
+func checkPlacement(t *testing.T, tc placementCase) {
+	key := newKey(t, "HS256")
+	up := newUpstream(t)
+	site := t.TempDir()
+	writeFileIn(t, site, "index.html", "public site")
+	writeFileIn(t, site, "docs.html", "public docs")
+	body := strings.ReplaceAll(tc.body, "UP", up.Addr())
+	body = strings.ReplaceAll(body, "SITE", site)
+	c := startCaddy(t, caddyfileFor("\t"+body), withEnv("PLACEMENT_SECRET="+key.Secret()))
+	token := sign(t, key, validClaims())
+	for _, r := range tc.requests {
+		var header http.Header
+		if r.withToken {
+			header = bearer(token)
+		}
+		before := up.Count()
+		resp := get(t, c.URL(r.path), header)
+		reached := up.Count() > before
+		if resp.StatusCode != r.status || !strings.Contains(resp.Body, r.body) || reached != r.toUpstream {
+			t.Errorf("GET %s (token: %v) = %d %q, reached the upstream: %v; want %d %q, upstream: %v",
+				r.path, r.withToken, resp.StatusCode, resp.Body, reached, r.status, r.body, r.toUpstream)
+		}
+		if r.status == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s: 401 without WWW-Authenticate", r.path)
+		}
+	}
+	warnings := jwtLogEntries(c.Logs(), neverReachedWarning)
+	if tc.warns && len(warnings) != 1 {
+		t.Errorf("%d never-reached warnings at load, want 1", len(warnings))
+	}
+	if !tc.warns && len(warnings) != 0 {
+		t.Errorf("a reachable jwt was warned about: %v", warnings)
+	}
+}
+
 const JWTAtSiteLevel = "jwt {\n\t\tsecret {env.PLACEMENT_SECRET}\n\t}\n\thandle /public/* {\n\t\trespond \"public\"\n\t}\n\thandle {\n\t\treverse_proxy UP\n\t}"
 
 const neverReachedWarning = "jwt is never reached: an earlier reverse_proxy in the same route block answers every request, so requests pass without a token check; put jwt first, or use handle instead of route, which orders directives itself"

@@ -95,61 +95,15 @@ func (ca *redisTestCA) issue(t testing.TB, dnsName string, client bool) (certPat
 func TestRedisOverTLSWithAPrivateCAAndClientCertificates(t *testing.T) {
 	t.Parallel()
 	requireCaddy(t)
-	server := redisTool(t, "redis-server")
 	ca := newRedisTestCA(t, "fleet test CA")
-	caPath := writeFile(t, "ca.pem", ca.pem)
+	r := startTLSRedis(t, ca)
+	caPath, clientCert, clientKey := r.caPath, r.clientCert, r.clientKey
 	wrongCAPath := writeFile(t, "wrong-ca.pem", newRedisTestCA(t, "some other CA").pem)
-	// The server's certificate names redis.test, not 127.0.0.1: the
-	// client must be told the server name.
-	serverCert, serverKey := ca.issue(t, "redis.test", false)
-	clientCert, clientKey := ca.issue(t, "caddy-client", true)
-
-	port := freePort(t)
-	pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
-	ping := func() error {
-		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DisableIdentity: true, MaxRetries: -1,
-			TLSConfig: &tls.Config{RootCAs: roots, ServerName: "redis.test", Certificates: []tls.Certificate{pair}}})
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		return c.Ping(ctx).Err()
-	}
-	startRedisNode(t, server, 0, []string{
-		"tls-port " + strconv.Itoa(port), "tls-cert-file " + serverCert, "tls-key-file " + serverKey,
-		"tls-ca-cert-file " + caPath, "tls-auth-clients yes",
-	}, ping)
 
 	key := newKey(t, "ES256")
 	up := newUpstream(t)
-	loc := "rediss://127.0.0.1:" + strconv.Itoa(port)
-	route := func(path, tlsLines string) string {
-		loc := loc
-		if path == "/wrong-ca" {
-			// A password, which no log line may show.
-			loc = "rediss://:tls-test-password@127.0.0.1:" + strconv.Itoa(port)
-		}
-		return fmt.Sprintf(`	handle %s {
-		jwt {
-			%s
-			revocation redis %s {
-				cache 50ms
-				%s
-			}
-		}
-		reverse_proxy %s
-	}
-`, path, key.keyDirective(t), loc, tlsLines, up.Addr())
-	}
-	c := startCaddy(t, caddyfileFor(
-		route("/good", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_client_auth %s %s\n\t\t\t\ttls_server_name redis.test", caPath, clientCert, clientKey))+
-			route("/wrong-ca", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_client_auth %s %s\n\t\t\t\ttls_server_name redis.test", wrongCAPath, clientCert, clientKey))+
-			route("/no-client-cert", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_server_name redis.test", caPath))+
-			route("/skip-verify", fmt.Sprintf("tls_insecure_skip_verify\n\t\t\t\ttls_client_auth %s %s", clientCert, clientKey))))
+	loc := "rediss://127.0.0.1:" + strconv.Itoa(r.port)
+	c := startRedisTLSSite(t, key, up, r, wrongCAPath)
 	// Turning verification off works, and is said loudly.
 	waitForLog(t, c, `"level":"error"`, "certificate verification is OFF")
 	check(t, c, up, http.MethodGet, "/skip-verify", bearer(sign(t, key, validClaims("sub", "tls-user", "jti", "tls-0"))), accepted)
@@ -183,4 +137,74 @@ func TestRedisOverTLSWithAPrivateCAAndClientCertificates(t *testing.T) {
 	if strings.Contains(c.Logs(), "tls-test-password") {
 		t.Error("the log shows the password of a redis location")
 	}
+}
+
+// redisTLSServer is a redis-server that speaks only TLS and requires a
+// client certificate of the test CA, with the files a client needs.
+type redisTLSServer struct {
+	port                          int
+	caPath, clientCert, clientKey string
+}
+
+// startTLSRedis starts a redis-server on TLS only, with a certificate of ca
+// that names redis.test, requiring client certificates of ca.
+func startTLSRedis(t *testing.T, ca *redisTestCA) redisTLSServer {
+	server := redisTool(t, "redis-server")
+	caPath := writeFile(t, "ca.pem", ca.pem)
+	// The server's certificate names redis.test, not 127.0.0.1: the
+	// client must be told the server name.
+	serverCert, serverKey := ca.issue(t, "redis.test", false)
+	clientCert, clientKey := ca.issue(t, "caddy-client", true)
+
+	port := freePort(t)
+	pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	ping := func() error {
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DisableIdentity: true, MaxRetries: -1,
+			TLSConfig: &tls.Config{RootCAs: roots, ServerName: "redis.test", Certificates: []tls.Certificate{pair}}})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return c.Ping(ctx).Err()
+	}
+	startRedisNode(t, server, 0, []string{
+		"tls-port " + strconv.Itoa(port), "tls-cert-file " + serverCert, "tls-key-file " + serverKey,
+		"tls-ca-cert-file " + caPath, "tls-auth-clients yes",
+	}, ping)
+	return redisTLSServer{port: port, caPath: caPath, clientCert: clientCert, clientKey: clientKey}
+}
+
+// startRedisTLSSite starts a site with one route per way of reaching r:
+// verified with a client certificate, with the wrong CA, without a client
+// certificate, and without verification.
+func startRedisTLSSite(t *testing.T, key *testKey, up *upstream, r redisTLSServer, wrongCAPath string) *caddyProcess {
+	port, caPath, clientCert, clientKey := r.port, r.caPath, r.clientCert, r.clientKey
+	loc := "rediss://127.0.0.1:" + strconv.Itoa(port)
+	route := func(path, tlsLines string) string {
+		loc := loc
+		if path == "/wrong-ca" {
+			// A password, which no log line may show.
+			loc = "rediss://:tls-test-password@127.0.0.1:" + strconv.Itoa(port)
+		}
+		return fmt.Sprintf(`	handle %s {
+		jwt {
+			%s
+			revocation redis %s {
+				cache 50ms
+				%s
+			}
+		}
+		reverse_proxy %s
+	}
+`, path, key.keyDirective(t), loc, tlsLines, up.Addr())
+	}
+	return startCaddy(t, caddyfileFor(
+		route("/good", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_client_auth %s %s\n\t\t\t\ttls_server_name redis.test", caPath, clientCert, clientKey))+
+			route("/wrong-ca", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_client_auth %s %s\n\t\t\t\ttls_server_name redis.test", wrongCAPath, clientCert, clientKey))+
+			route("/no-client-cert", fmt.Sprintf("tls_ca %s\n\t\t\t\ttls_server_name redis.test", caPath))+
+			route("/skip-verify", fmt.Sprintf("tls_insecure_skip_verify\n\t\t\t\ttls_client_auth %s %s", clientCert, clientKey))))
 }

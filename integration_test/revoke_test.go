@@ -6,162 +6,17 @@ package integration_test
 // recording upstream.
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 const revokedDescription = "the token has been revoked"
-
-// ---------------------------------------------------------------------------
-// A real redis-server
-
-// redisServer is a redis-server process on a loopback port, private to one
-// test and stopped (by its own PID) when the test ends.
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startRedis starts a redis-server without persistence on a free port. It
-// skips the test when redis-server is not installed, except under CI.
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if inCI() {
-			t.Fatalf("redis-server is not installed (CI=true): %v", err)
-		}
-		t.Skip("redis-server is not installed; scripts/install-test-deps.sh installs it")
-	}
-	s := &redisServer{t: t, bin: bin, port: freePort(t)}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	s.done = make(chan struct{})
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
-	}
-	done := s.done
-	cmd := s.cmd
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	client := s.client()
-	defer client.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for client.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			s.t.Fatal("redis-server did not answer PING within 10s")
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-}
-
-// stop kills the server and waits until it has exited and its port is
-// closed.
-func (s *redisServer) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-}
-
-// URL is the redis:// URL of the server.
-func (s *redisServer) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.port) }
-
-// client is a go-redis client, as an auth service would use one.
-func (s *redisServer) client() *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.port), DisableIdentity: true})
-}
-
-// do runs one command and fails the test on error.
-func (s *redisServer) do(args ...any) any {
-	s.t.Helper()
-	c := s.client()
-	defer c.Close()
-	v, err := c.Do(context.Background(), args...).Result()
-	if err != nil {
-		s.t.Fatalf("redis %v: %v", args, err)
-	}
-	return v
-}
-
-// ---------------------------------------------------------------------------
-// A real HTTP auth service
-
-// authService answers the http store's lookups from state the test sets:
-// GET /tokens/<sub>/<jti> → 410 for a denied jti, 200 with Token-Version
-// and Token-Not-Before for a known subject, 404 otherwise.
-type authService struct {
-	srv *httptest.Server
-
-	mu        sync.Mutex
-	denied    map[string]bool
-	version   map[string]int64
-	notBefore map[string]int64
-	asked     []string
-}
-
-func newAuthService(t *testing.T) *authService {
-	a := &authService{denied: map[string]bool{}, version: map[string]int64{}, notBefore: map[string]int64{}}
-	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *authService) serve(w http.ResponseWriter, r *http.Request) {
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/tokens/"), "/")
-	if len(parts) != 2 {
-		http.NotFound(w, r)
-		return
-	}
-	sub, jti := parts[0], parts[1]
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.asked = append(a.asked, r.URL.RawPath)
-	switch {
-	case a.denied[jti]:
-		w.WriteHeader(http.StatusGone)
-	case a.version[sub] != 0 || a.notBefore[sub] != 0:
-		if v, ok := a.version[sub]; ok {
-			w.Header().Set("Token-Version", strconv.FormatInt(v, 10))
-		}
-		if nb, ok := a.notBefore[sub]; ok {
-			w.Header().Set("Token-Not-Before", strconv.FormatInt(nb, 10))
-		}
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-func (a *authService) location() string {
-	return a.srv.URL + "/tokens/{http.auth.jwt.sub}/{http.auth.jwt.jti}"
-}
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -224,7 +79,19 @@ type revocationStoreUnderTest struct {
 // http.
 func TestRevocationChecksOnEachStore(t *testing.T) {
 	requireCaddy(t)
-	stores := map[string]func(t *testing.T) revocationStoreUnderTest{
+	stores := revocationStoresUnderTest()
+	for name, setup := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := setup(t)
+			checkRevocationRules(t, s)
+		})
+	}
+}
+
+// revocationStoresUnderTest sets up each store, written the way an
+// operator would write it.
+func revocationStoresUnderTest() map[string]func(t *testing.T) revocationStoreUnderTest {
+	return map[string]func(t *testing.T) revocationStoreUnderTest{
 		"file": func(t *testing.T) revocationStoreUnderTest {
 			path := filepath.Join(t.TempDir(), "revoked.json")
 			return revocationStoreUnderTest{
@@ -266,57 +133,57 @@ func TestRevocationChecksOnEachStore(t *testing.T) {
 			}
 		},
 	}
-	for name, setup := range stores {
-		t.Run(name, func(t *testing.T) {
-			s := setup(t)
-			key := newKey(t, "HS256")
-			up := newUpstream(t)
-			c := startCaddy(t, revocationSite(key, t, s.store, s.location, s.block, up))
-			exp := time.Now().Add(5 * time.Minute)
+}
 
-			// 1. A denied jti: that token is refused, a sibling is not.
-			target := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-1"))
-			sibling := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-2"))
-			check(t, c, up, http.MethodGet, "/", bearer(target), accepted)
-			s.denyJTI("jti-1", exp)
-			waitForTokenStatus(t, c, target, http.StatusUnauthorized)
-			assertRevoked(t, c, up, target)
-			check(t, c, up, http.MethodGet, "/", bearer(sibling), accepted)
+// checkRevocationRules runs the three rules on a site that checks the
+// store s: a denied jti, a version below the subject's, a logout.
+func checkRevocationRules(t *testing.T, s revocationStoreUnderTest) {
+	key := newKey(t, "HS256")
+	up := newUpstream(t)
+	c := startCaddy(t, revocationSite(key, t, s.store, s.location, s.block, up))
+	exp := time.Now().Add(5 * time.Minute)
 
-			// 2. Version: tokens below the subject's current version, or
-			// without one, are refused; the current version passes.
-			v1 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-1", "ver", 1))
-			noVersion := sign(t, key, validClaims("sub", "ver-user", "jti", "v-none"))
-			check(t, c, up, http.MethodGet, "/", bearer(v1), accepted)
-			check(t, c, up, http.MethodGet, "/", bearer(noVersion), accepted)
-			s.setVersion("ver-user", 2)
-			waitForTokenStatus(t, c, v1, http.StatusUnauthorized)
-			assertRevoked(t, c, up, v1)
-			waitForTokenStatus(t, c, noVersion, http.StatusUnauthorized)
-			assertRevoked(t, c, up, noVersion)
-			v2 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-2", "ver", 2))
-			check(t, c, up, http.MethodGet, "/", bearer(v2), accepted)
+	// 1. A denied jti: that token is refused, a sibling is not.
+	target := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-1"))
+	sibling := sign(t, key, validClaims("sub", "jti-user", "jti", "jti-2"))
+	check(t, c, up, http.MethodGet, "/", bearer(target), accepted)
+	s.denyJTI("jti-1", exp)
+	waitForTokenStatus(t, c, target, http.StatusUnauthorized)
+	assertRevoked(t, c, up, target)
+	check(t, c, up, http.MethodGet, "/", bearer(sibling), accepted)
 
-			// 3. Logout: tokens issued before it are refused, a token
-			// issued after it passes, and so does another subject.
-			before := sign(t, key, validClaims("sub", "logout-user", "jti", "l-1", "iat", time.Now().Add(-time.Minute).Unix()))
-			other := sign(t, key, validClaims("sub", "someone-else", "jti", "l-2", "iat", time.Now().Add(-time.Minute).Unix()))
-			check(t, c, up, http.MethodGet, "/", bearer(before), accepted)
-			s.logout("logout-user")
-			waitForTokenStatus(t, c, before, http.StatusUnauthorized)
-			assertRevoked(t, c, up, before)
-			after := sign(t, key, validClaims("sub", "logout-user", "jti", "l-3", "iat", time.Now().Add(time.Second).Unix()))
-			check(t, c, up, http.MethodGet, "/", bearer(after), accepted)
-			check(t, c, up, http.MethodGet, "/", bearer(other), accepted)
+	// 2. Version: tokens below the subject's current version, or
+	// without one, are refused; the current version passes.
+	v1 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-1", "ver", 1))
+	noVersion := sign(t, key, validClaims("sub", "ver-user", "jti", "v-none"))
+	check(t, c, up, http.MethodGet, "/", bearer(v1), accepted)
+	check(t, c, up, http.MethodGet, "/", bearer(noVersion), accepted)
+	s.setVersion("ver-user", 2)
+	waitForTokenStatus(t, c, v1, http.StatusUnauthorized)
+	assertRevoked(t, c, up, v1)
+	waitForTokenStatus(t, c, noVersion, http.StatusUnauthorized)
+	assertRevoked(t, c, up, noVersion)
+	v2 := sign(t, key, validClaims("sub", "ver-user", "jti", "v-2", "ver", 2))
+	check(t, c, up, http.MethodGet, "/", bearer(v2), accepted)
 
-			// Operators see the lookups by outcome.
-			metrics := get(t, c.AdminURL()+"/metrics", nil).Body
-			for _, outcome := range []string{"valid", "revoked"} {
-				if !strings.Contains(metrics, `caddy_jwt_revocation_lookups_total{outcome="`+outcome+`"}`) {
-					t.Errorf("metrics have no revocation lookups with outcome %s", outcome)
-				}
-			}
-		})
+	// 3. Logout: tokens issued before it are refused, a token
+	// issued after it passes, and so does another subject.
+	before := sign(t, key, validClaims("sub", "logout-user", "jti", "l-1", "iat", time.Now().Add(-time.Minute).Unix()))
+	other := sign(t, key, validClaims("sub", "someone-else", "jti", "l-2", "iat", time.Now().Add(-time.Minute).Unix()))
+	check(t, c, up, http.MethodGet, "/", bearer(before), accepted)
+	s.logout("logout-user")
+	waitForTokenStatus(t, c, before, http.StatusUnauthorized)
+	assertRevoked(t, c, up, before)
+	after := sign(t, key, validClaims("sub", "logout-user", "jti", "l-3", "iat", time.Now().Add(time.Second).Unix()))
+	check(t, c, up, http.MethodGet, "/", bearer(after), accepted)
+	check(t, c, up, http.MethodGet, "/", bearer(other), accepted)
+
+	// Operators see the lookups by outcome.
+	metrics := get(t, c.AdminURL()+"/metrics", nil).Body
+	for _, outcome := range []string{"valid", "revoked"} {
+		if !strings.Contains(metrics, `caddy_jwt_revocation_lookups_total{outcome="`+outcome+`"}`) {
+			t.Errorf("metrics have no revocation lookups with outcome %s", outcome)
+		}
 	}
 }
 
@@ -414,180 +281,6 @@ func TestRedisDownThenBack(t *testing.T) {
 	assertRevoked(t, deny, up, tok)
 	waitForTokenStatus(t, allow, tok, http.StatusUnauthorized)
 	assertRevoked(t, allow, allowUp, tok)
-}
-
-// TestFileStoreRewrittenDuringLoad sends 1,000 requests while two
-// concurrent `caddy jwt revoke` runs rewrite the file store (each an atomic
-// rename, serialised by the file lock). Tokens revoked before the start are
-// never let through; once a token has been refused it is never let through
-// again (no reload loses a revocation); tokens never revoked always pass;
-// and in the end the file holds every revocation of both writers.
-func TestFileStoreRewrittenDuringLoad(t *testing.T) {
-	requireCaddy(t)
-	const (
-		requests    = 1000
-		workers     = 8
-		preRevoked  = 10
-		perWriter   = 8
-		neverRevoke = 10
-	)
-	path := filepath.Join(t.TempDir(), "revoked.json")
-	key := newKey(t, "HS256")
-	exp := time.Now().Add(10 * time.Minute)
-	expArg := strconv.FormatInt(exp.Unix(), 10)
-
-	type token struct {
-		jti, raw string
-		kind     string // "pre", "writerN", "never"
-	}
-	var tokens []token
-	add := func(kind string, n int) {
-		for i := range n {
-			jti := fmt.Sprintf("%s-%d", kind, i)
-			tokens = append(tokens, token{jti: jti, kind: kind,
-				raw: sign(t, key, validClaims("sub", "load-"+jti, "jti", jti, "exp", exp.Unix()))})
-		}
-	}
-	add("pre", preRevoked)
-	add("writer0", perWriter)
-	add("writer1", perWriter)
-	add("never", neverRevoke)
-	for _, tk := range tokens[:preRevoked] {
-		revokeCLI(t, "--location", path, "--jti", tk.jti, "--exp", expArg)
-	}
-
-	up := newUpstream(t)
-	c := startCaddy(t, revocationSite(key, t, "file", path, "reload_interval 20ms", up))
-
-	type result struct {
-		tok           token
-		sent, arrived time.Time
-		status        int
-	}
-	var (
-		mu      sync.Mutex
-		results []result
-		wg      sync.WaitGroup
-		next    = make(chan int)
-	)
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	defer client.CloseIdleConnections()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				tk := tokens[i%len(tokens)]
-				req, _ := http.NewRequest(http.MethodGet, c.URL("/"), nil)
-				req.Header.Set("Authorization", "Bearer "+tk.raw)
-				sent := time.Now()
-				resp, err := client.Do(req)
-				status := 0
-				if err == nil {
-					status = resp.StatusCode
-					resp.Body.Close()
-				}
-				mu.Lock()
-				results = append(results, result{tok: tk, sent: sent, arrived: time.Now(), status: status})
-				mu.Unlock()
-			}
-		}()
-	}
-	// The two writers run beside the load, each revoking its own tokens
-	// one by one with the real CLI.
-	var writers sync.WaitGroup
-	writersDone := make(chan struct{})
-	for w := range 2 {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			kind := fmt.Sprintf("writer%d", w)
-			for _, tk := range tokens {
-				if tk.kind != kind {
-					continue
-				}
-				res := runCaddyCommand(t, []string{"jwt", "revoke", "--location", path, "--jti", tk.jti, "--exp", expArg})
-				if res.ExitCode != 0 {
-					t.Errorf("revoke %s: exit %d\n%s", tk.jti, res.ExitCode, res.Output())
-				}
-			}
-		}()
-	}
-	go func() { writers.Wait(); close(writersDone) }()
-	// At least `requests` requests, and the load lasts until both writers
-	// are done, so that every rewrite happens under load (bounded).
-	sent := 0
-	for writing := true; sent < requests || (writing && sent < 50*requests); sent++ {
-		select {
-		case <-writersDone:
-			writing = false
-		default:
-		}
-		next <- sent
-	}
-	close(next)
-	wg.Wait()
-	<-writersDone
-
-	// What the upstream received: every request it saw carried a token,
-	// and none of them a token revoked before the start.
-	preRevokedRaw := map[string]bool{}
-	for _, tk := range tokens[:preRevoked] {
-		preRevokedRaw[tk.raw] = true
-	}
-	for _, req := range up.Requests() {
-		if preRevokedRaw[strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")] {
-			t.Fatal("a token revoked before the start reached the upstream")
-		}
-	}
-	passed, refusedAt := 0, map[string]time.Time{}
-	for _, r := range results {
-		switch {
-		case r.status == http.StatusOK:
-			passed++
-		case r.status == http.StatusUnauthorized:
-			if r.tok.kind == "never" {
-				t.Errorf("token %s, never revoked, was refused", r.tok.jti)
-			}
-			if first, ok := refusedAt[r.tok.jti]; !ok || r.arrived.Before(first) {
-				refusedAt[r.tok.jti] = r.arrived
-			}
-		default:
-			t.Errorf("token %s got status %d", r.tok.jti, r.status)
-		}
-		if r.tok.kind == "pre" && r.status != http.StatusUnauthorized {
-			t.Errorf("token %s, revoked before the start, got %d", r.tok.jti, r.status)
-		}
-	}
-	if up.Count() != passed {
-		t.Errorf("the upstream saw %d requests, but %d were answered 200", up.Count(), passed)
-	}
-	// No revocation lost: a request sent after its token was first refused
-	// is refused too.
-	for _, r := range results {
-		if first, ok := refusedAt[r.tok.jti]; ok && r.sent.After(first) && r.status == http.StatusOK {
-			t.Errorf("token %s was let through after it had been refused: a reload lost its revocation", r.tok.jti)
-		}
-	}
-	// Every revocation of both writers is in force at the end, and in the
-	// file.
-	for _, tk := range tokens {
-		if tk.kind == "never" {
-			check(t, c, up, http.MethodGet, "/", bearer(tk.raw), accepted)
-			continue
-		}
-		waitForTokenStatus(t, c, tk.raw, http.StatusUnauthorized)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tk := range tokens {
-		if in := strings.Contains(string(data), `"`+tk.jti+`"`); in != (tk.kind != "never") {
-			t.Errorf("jti %s in the file: %v", tk.jti, in)
-		}
-	}
-	t.Logf("%d requests, %d passed, %d tokens refused during the run", len(results), passed, len(refusedAt))
 }
 
 // TestRevokeCommandRefusesIncompleteFlags: the CLI explains what is

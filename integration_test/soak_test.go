@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,6 +33,36 @@ type soakClass struct {
 	status int
 }
 
+// soakSite is the Caddy under soak, its upstream, the two configs it is
+// reloaded between and the mix of requests it is sent.
+type soakSite struct {
+	caddy   *caddyProcess
+	up      *upstream
+	config  func(variant string) string
+	classes []soakClass
+	client  *http.Client
+}
+
+// soakTally is what the burst of requests saw.
+type soakTally struct {
+	sent       int
+	mismatches atomic.Int64
+	retries    atomic.Int64
+	mu         sync.Mutex
+	firstBad   []string
+	wantUp     map[string]bool
+	sentAgain  map[string]bool
+	perStatus  map[int]int
+}
+
+// soakBaseline is the state of Caddy before the burst, which it must come
+// back to.
+type soakBaseline struct {
+	goroutines int
+	heap, rss  int64
+	upCount    int
+}
+
 // TestSoakConcurrentRequestsDuringReloads sends a bounded burst of mixed
 // requests (valid, forged, expired, malformed, missing, ambiguous, revoked
 // when a revocation store is available) from several clients while the
@@ -46,6 +75,61 @@ func TestSoakConcurrentRequestsDuringReloads(t *testing.T) {
 		t.Skip("soak test skipped with -short")
 	}
 	requireCaddy(t)
+	s := startSoakSite(t)
+	defer s.client.CloseIdleConnections()
+	before := s.warmUp(t)
+
+	done := make(chan struct{})
+	var reloads, reloadFailures int
+	reloaderDone := make(chan struct{})
+	go func() {
+		defer close(reloaderDone)
+		reloads, reloadFailures = s.reloadUntil(t, done)
+	}()
+	tally := s.burst(t)
+	close(done)
+	<-reloaderDone
+
+	s.checkUpstream(t, before.upCount, tally)
+
+	c := s.caddy
+	goroutinesAfter := waitAtMost(t, before.goroutines+10, func() int { return adminGoroutines(t, c) })
+	heapAfter := adminHeapInuse(t, c)
+	rssAfter := processRSS(t, c)
+
+	t.Logf("soak: %d requests (%v by status), %d reloads, %d mismatches, %d retries after connection errors",
+		tally.sent, tally.perStatus, reloads, tally.mismatches.Load(), tally.retries.Load())
+	t.Logf("soak: goroutines %d -> %d, heap in use after GC %d KiB -> %d KiB, RSS %d KiB -> %d KiB",
+		before.goroutines, goroutinesAfter, before.heap>>10, heapAfter>>10, before.rss>>10, rssAfter>>10)
+
+	if m := tally.mismatches.Load(); m != 0 {
+		t.Errorf("%d responses had the wrong status, first: %s", m, strings.Join(tally.firstBad, "; "))
+	}
+	if reloads < 5 || reloadFailures > 0 {
+		t.Errorf("%d reloads succeeded and %d failed during the burst; want at least 5 and no failures", reloads, reloadFailures)
+	}
+	if tally.sent < 500 {
+		t.Errorf("only %d requests were sent in %s", tally.sent, soakDuration)
+	}
+	if goroutinesAfter > before.goroutines+10 {
+		t.Errorf("goroutines did not come back: %d before, %d after:\n%s", before.goroutines, goroutinesAfter, adminGet(t, c.AdminURL()+"/debug/pprof/goroutine?debug=1"))
+	}
+	// Heap after a forced GC, with room for what the retired configs leave
+	// to the next cycle (metrics, pools) and a noisy shared machine.
+	if heapAfter > before.heap*2+32<<20 {
+		t.Errorf("heap in use did not come back: %d KiB before, %d KiB after", before.heap>>10, heapAfter>>10)
+	}
+	// RSS is what the OS sees; Go returns freed memory lazily, so this
+	// bound only catches runaway growth.
+	if rssAfter > before.rss*2+128<<20 {
+		t.Errorf("RSS grew from %d KiB to %d KiB", before.rss>>10, rssAfter>>10)
+	}
+}
+
+// startSoakSite starts Caddy with the first of the two configs and builds
+// the mix of requests, with revoked tokens when a revocation store is
+// available.
+func startSoakSite(t *testing.T) *soakSite {
 	up := newUpstream(t)
 	hs := newKey(t, "HS256")
 	rs := newKey(t, "RS256")
@@ -91,77 +175,82 @@ func TestSoakConcurrentRequestsDuringReloads(t *testing.T) {
 		Timeout:   15 * time.Second,
 		Transport: &http.Transport{DisableKeepAlives: true},
 	}
-	defer client.CloseIdleConnections()
-	send := func(class soakClass, id int) (int, error) {
-		req, err := http.NewRequest(http.MethodGet, c.URL("/soak/"+class.name+"/"+strconv.Itoa(id)), nil)
-		if err != nil {
-			return 0, err
-		}
-		for k, vs := range class.header {
-			for _, v := range vs {
-				req.Header.Add(k, v)
-			}
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, nil
-	}
+	return &soakSite{caddy: c, up: up, config: config, classes: classes, client: client}
+}
 
-	// Warm up, so that the baseline includes what the first requests and
-	// reloads allocate for good (pools, metrics, TLS-less listeners).
-	for i, class := range classes {
-		if _, err := send(class, -1-i); err != nil {
+// send sends one request of the class, its id in the path.
+func (s *soakSite) send(class soakClass, id int) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, s.caddy.URL("/soak/"+class.name+"/"+strconv.Itoa(id)), nil)
+	if err != nil {
+		return 0, err
+	}
+	for k, vs := range class.header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// warmUp sends one request of each class and reloads twice, then measures
+// the baseline, so that it includes what the first requests and reloads
+// allocate for good (pools, metrics, TLS-less listeners).
+func (s *soakSite) warmUp(t *testing.T) soakBaseline {
+	for i, class := range s.classes {
+		if _, err := s.send(class, -1-i); err != nil {
 			t.Fatalf("warm-up request: %v", err)
 		}
 	}
 	for _, v := range []string{"b", "a"} {
-		if err := c.Reload(config(v)); err != nil {
+		if err := s.caddy.Reload(s.config(v)); err != nil {
 			t.Fatalf("warm-up reload: %v", err)
 		}
 	}
-	goroutinesBefore := waitSettled(t, func() int { return adminGoroutines(t, c) })
-	heapBefore := adminHeapInuse(t, c)
-	rssBefore := processRSS(t, c)
-	upBefore := up.Count()
+	c := s.caddy
+	return soakBaseline{
+		goroutines: waitSettled(t, func() int { return adminGoroutines(t, c) }),
+		heap:       adminHeapInuse(t, c),
+		rss:        processRSS(t, c),
+		upCount:    s.up.Count(),
+	}
+}
 
-	var (
-		next       atomic.Int64
-		sent       int
-		mismatches atomic.Int64
-		retries    atomic.Int64
-		mu         sync.Mutex
-		firstBad   []string
-		wantUp     = make(map[string]bool)
-		sentAgain  = make(map[string]bool)
-		perStatus  = make(map[int]int)
-	)
-	deadline := time.Now().Add(soakDuration)
-	done := make(chan struct{})
-	var reloads, reloadFailures int
-	reloaderDone := make(chan struct{})
-	go func() {
-		defer close(reloaderDone)
-		tick := time.NewTicker(soakReloadEvery)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			if err := c.Reload(config([]string{"b", "a"}[i%2])); err != nil {
-				reloadFailures++
-				t.Errorf("reload %d: %v", i, err)
-				continue
-			}
-			reloads++
+// reloadUntil reloads the config, alternating the two variants, until done
+// is closed, and returns how many reloads succeeded and failed.
+func (s *soakSite) reloadUntil(t *testing.T, done <-chan struct{}) (reloads, failures int) {
+	tick := time.NewTicker(soakReloadEvery)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			return reloads, failures
+		case <-tick.C:
 		}
-	}()
+		if err := s.caddy.Reload(s.config([]string{"b", "a"}[i%2])); err != nil {
+			failures++
+			t.Errorf("reload %d: %v", i, err)
+			continue
+		}
+		reloads++
+	}
+}
 
+// burst sends the mix from soakWorkers clients until soakRequests are sent
+// or soakDuration has passed, and tallies the statuses.
+func (s *soakSite) burst(t *testing.T) *soakTally {
+	tally := &soakTally{
+		wantUp:    make(map[string]bool),
+		sentAgain: make(map[string]bool),
+		perStatus: make(map[int]int),
+	}
+	var next atomic.Int64
+	deadline := time.Now().Add(soakDuration)
 	var wg sync.WaitGroup
 	for w := 0; w < soakWorkers; w++ {
 		wg.Add(1)
@@ -172,89 +261,64 @@ func TestSoakConcurrentRequestsDuringReloads(t *testing.T) {
 				if id > soakRequests || time.Now().After(deadline) {
 					return
 				}
-				class := classes[id%len(classes)]
-				status, err := send(class, id)
+				class := s.classes[id%len(s.classes)]
+				status, err := s.send(class, id)
 				// A request may meet a connection that a retiring server
 				// closes; it is sent again, at most twice.
 				retried := err != nil
 				for attempt := 0; err != nil && attempt < 2; attempt++ {
-					if retries.Add(1) <= 3 {
+					if tally.retries.Add(1) <= 3 {
 						t.Logf("%s #%d: %v (sent again)", class.name, id, err)
 					}
-					status, err = send(class, id)
+					status, err = s.send(class, id)
 				}
-				mu.Lock()
-				sent++
-				perStatus[status]++
-				uri := "/soak/" + class.name + "/" + strconv.Itoa(id)
-				if class.status == http.StatusOK {
-					wantUp[uri] = true
-				}
-				if retried {
-					sentAgain[uri] = true
-				}
-				if err != nil || status != class.status {
-					mismatches.Add(1)
-					if len(firstBad) < 5 {
-						firstBad = append(firstBad, fmt.Sprintf("%s #%d: status %d, err %v, want %d", class.name, id, status, err, class.status))
-					}
-				}
-				mu.Unlock()
+				tally.record(class, id, status, err, retried)
 			}
 		}()
 	}
 	wg.Wait()
-	close(done)
-	<-reloaderDone
+	return tally
+}
 
-	// What reached the upstream: exactly the valid requests, once each.
+// record counts one response of the burst.
+func (tally *soakTally) record(class soakClass, id, status int, err error, retried bool) {
+	tally.mu.Lock()
+	defer tally.mu.Unlock()
+	tally.sent++
+	tally.perStatus[status]++
+	uri := "/soak/" + class.name + "/" + strconv.Itoa(id)
+	if class.status == http.StatusOK {
+		tally.wantUp[uri] = true
+	}
+	if retried {
+		tally.sentAgain[uri] = true
+	}
+	if err != nil || status != class.status {
+		tally.mismatches.Add(1)
+		if len(tally.firstBad) < 5 {
+			tally.firstBad = append(tally.firstBad, fmt.Sprintf("%s #%d: status %d, err %v, want %d", class.name, id, status, err, class.status))
+		}
+	}
+}
+
+// checkUpstream checks what reached the upstream since the baseline:
+// exactly the valid requests, once each.
+func (s *soakSite) checkUpstream(t *testing.T, upBefore int, tally *soakTally) {
 	reached := make(map[string]int)
-	for _, r := range up.Requests()[upBefore:] {
+	for _, r := range s.up.Requests()[upBefore:] {
 		reached[r.URI]++
 	}
 	for uri, n := range reached {
-		if !wantUp[uri] {
+		if !tally.wantUp[uri] {
 			t.Errorf("refused request %s reached the upstream", uri)
-		} else if n != 1 && !sentAgain[uri] {
+		} else if n != 1 && !tally.sentAgain[uri] {
 			t.Errorf("%s reached the upstream %d times", uri, n)
 		}
 	}
-	for uri := range wantUp {
+	for uri := range tally.wantUp {
 		if reached[uri] == 0 {
 			t.Errorf("valid request %s never reached the upstream", uri)
 		}
-	}
-
-	goroutinesAfter := waitAtMost(t, goroutinesBefore+10, func() int { return adminGoroutines(t, c) })
-	heapAfter := adminHeapInuse(t, c)
-	rssAfter := processRSS(t, c)
-
-	t.Logf("soak: %d requests (%v by status), %d reloads, %d mismatches, %d retries after connection errors",
-		sent, perStatus, reloads, mismatches.Load(), retries.Load())
-	t.Logf("soak: goroutines %d -> %d, heap in use after GC %d KiB -> %d KiB, RSS %d KiB -> %d KiB",
-		goroutinesBefore, goroutinesAfter, heapBefore>>10, heapAfter>>10, rssBefore>>10, rssAfter>>10)
-
-	if m := mismatches.Load(); m != 0 {
-		t.Errorf("%d responses had the wrong status, first: %s", m, strings.Join(firstBad, "; "))
-	}
-	if reloads < 5 || reloadFailures > 0 {
-		t.Errorf("%d reloads succeeded and %d failed during the burst; want at least 5 and no failures", reloads, reloadFailures)
-	}
-	if sent < 500 {
-		t.Errorf("only %d requests were sent in %s", sent, soakDuration)
-	}
-	if goroutinesAfter > goroutinesBefore+10 {
-		t.Errorf("goroutines did not come back: %d before, %d after:\n%s", goroutinesBefore, goroutinesAfter, adminGet(t, c.AdminURL()+"/debug/pprof/goroutine?debug=1"))
-	}
-	// Heap after a forced GC, with room for what the retired configs leave
-	// to the next cycle (metrics, pools) and a noisy shared machine.
-	if heapAfter > heapBefore*2+32<<20 {
-		t.Errorf("heap in use did not come back: %d KiB before, %d KiB after", heapBefore>>10, heapAfter>>10)
-	}
-	// RSS is what the OS sees; Go returns freed memory lazily, so this
-	// bound only catches runaway growth.
-	if rssAfter > rssBefore*2+128<<20 {
-		t.Errorf("RSS grew from %d KiB to %d KiB", rssBefore>>10, rssAfter>>10)
 	}
 }
 
@@ -273,112 +337,4 @@ func soakRevocationStore(t *testing.T, keys string) (string, bool) {
 	}
 	res := validateCaddyfile(t, caddyfileFor(jwtRoute("/*", keys+"\nrevocation file "+path, "respond ok")))
 	return path, res.ExitCode == 0
-}
-
-// adminGoroutines reads the goroutine count from the admin API's pprof
-// endpoint ("goroutine profile: total N").
-func adminGoroutines(t *testing.T, c *caddyProcess) int {
-	t.Helper()
-	line := adminProfileValue(t, c.AdminURL()+"/debug/pprof/goroutine?debug=1", "goroutine profile: total ")
-	n, err := strconv.Atoi(line)
-	if err != nil {
-		t.Fatalf("goroutine count %q: %v", line, err)
-	}
-	return n
-}
-
-// adminHeapInuse forces a GC through the admin API's heap profile (gc=1)
-// and returns the bytes of heap in use after it.
-func adminHeapInuse(t *testing.T, c *caddyProcess) int64 {
-	t.Helper()
-	line := adminProfileValue(t, c.AdminURL()+"/debug/pprof/heap?gc=1&debug=1", "# HeapInuse = ")
-	n, err := strconv.ParseInt(line, 10, 64)
-	if err != nil {
-		t.Fatalf("HeapInuse %q: %v", line, err)
-	}
-	return n
-}
-
-// adminGet returns the body of an admin API GET.
-func adminGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := testClient.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-// adminProfileValue fetches an admin API profile and returns the rest of
-// the first line that starts with prefix.
-func adminProfileValue(t *testing.T, url, prefix string) string {
-	t.Helper()
-	resp, err := testClient.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-			return strings.TrimSpace(rest)
-		}
-	}
-	t.Fatalf("GET %s: no line starting with %q (status %s)", url, prefix, resp.Status)
-	return ""
-}
-
-// processRSS is the Caddy process's resident set size in bytes, from
-// /proc/<pid>/status.
-func processRSS(t *testing.T, c *caddyProcess) int64 {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
-	if err != nil {
-		t.Fatalf("reading the process status: %v", err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc/<pid>/status")
-	return 0
-}
-
-// waitSettled polls read until two readings a moment apart agree (at most
-// 10 s), and returns the value: the baseline after warm-up work has ended.
-func waitSettled(t *testing.T, read func() int) int {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	last := read()
-	for time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond) // polling interval
-		now := read()
-		if now == last {
-			return now
-		}
-		last = now
-	}
-	return last
-}
-
-// waitAtMost polls read until it is at most limit (retired servers finish
-// their grace period), for at most 30 s, and returns the last reading.
-func waitAtMost(t *testing.T, limit int, read func() int) int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		n := read()
-		if n <= limit || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(200 * time.Millisecond) // polling interval
-	}
 }
