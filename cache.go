@@ -286,8 +286,9 @@ func (c *tokenCache) len() int { return int(c.entries.Load()) }
 const cacheEntryOverhead = 512
 
 // entryCost estimates the heap an entry keeps alive: its segments, the
-// decoded claims and what is handed on from them.
+// claims (counted as decoded, whether or not anything has asked for them
+// yet), their index and what is handed on from them.
 func entryCost(e *cacheEntry) int {
 	t := e.token
-	return cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + t.claimsSize + e.handOff.heapCost()
+	return cacheEntryOverhead + len(e.header) + len(e.signature) + len(t.claimsJSON) + t.claimsSize + t.indexedSize() + e.handOff.heapCost()
 }

@@ -361,7 +361,7 @@ func TestUnsafeClaimsReachNoOutlet(t *testing.T) {
 	}
 	core, logs := observer.New(zapcore.WarnLevel)
 	h := &Handler{headers: headers, userClaim: compileClaimPath("sub"), logger: zap.New(core)}
-	ho := h.prepareHandOff(decodeClaims(t, `{"sub":"admin ","roles":["dev","admin"]}`))
+	ho := h.prepareHandOff(&verifiedToken{claims: decodeClaims(t, `{"sub":"admin ","roles":["dev","admin"]}`)})
 	if ho.userID != "" {
 		t.Errorf("user id = %q", ho.userID)
 	}

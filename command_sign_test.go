@@ -44,7 +44,7 @@ func signedClaims(t *testing.T, pub string, args ...string) (string, map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	return token, decoded.header, verified.claims
+	return token, decoded.header, verified.decodedClaims()
 }
 
 func TestSignSetsTheRequestedClaimsAndHeader(t *testing.T) {

@@ -59,6 +59,7 @@ func FuzzClaimHeaderValue(f *testing.F) {
 		}
 		p := compileClaimPath(path)
 		v, ok := p.lookup(claims)
+		checkIndexedClaim(t, string(claimsJSON), path)
 		if top, isTop := claims[path]; isTop && (!ok || !reflect.DeepEqual(v, top)) {
 			t.Fatalf("top-level claim %q not preferred: got %v", path, v)
 		}

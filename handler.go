@@ -146,7 +146,7 @@ func (h *Handler) verifyFresh(ctx context.Context, raw string, now time.Time) (*
 	if rsn != reasonAllowed {
 		return t, nil, rsn
 	}
-	return t, h.prepareHandOff(t.claims), rsn
+	return t, h.prepareHandOff(t), rsn
 }
 
 // checkRequirements applies require_claim (all must hold) and max_age, at
@@ -154,12 +154,12 @@ func (h *Handler) verifyFresh(ctx context.Context, raw string, now time.Time) (*
 // stepup.go).
 func (h *Handler) checkRequirements(token *verifiedToken, now time.Time) reason {
 	for i := range h.requirements {
-		if !h.requirements[i].satisfiedBy(token.claims) {
+		if !h.requirements[i].satisfiedBy(token.decodedClaims()) {
 			return h.requirements[i].failure
 		}
 	}
 	if h.MaxAge > 0 {
-		return checkAuthenticationAge(token.claims, time.Duration(h.MaxAge), h.verifier.leeway, now)
+		return checkAuthenticationAge(token.decodedClaims(), time.Duration(h.MaxAge), h.verifier.leeway, now)
 	}
 	return reasonAllowed
 }

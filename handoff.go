@@ -44,14 +44,14 @@ func (ho *handOff) heapCost() int {
 	return len(ho.headers) * int(unsafe.Sizeof(handOffHeader{}))
 }
 
-func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
+func (h *Handler) prepareHandOff(t *verifiedToken) *handOff {
 	ho := &handOff{userID: ""}
 	if len(h.headers) <= len(ho.inline) {
 		ho.headers = ho.inline[:len(h.headers)]
 	} else {
 		ho.headers = make([]handOffHeader, len(h.headers))
 	}
-	if v, ok := h.userClaim.lookup(claims); ok {
+	if v, ok := t.claim(h.userClaim.name); ok {
 		if s, safe := claimText(v); safe {
 			ho.userID = s
 		} else {
@@ -59,14 +59,14 @@ func (h *Handler) prepareHandOff(claims map[string]any) *handOff {
 		}
 	}
 	for i := range h.headers {
-		v, ok := h.headers[i].path.lookup(claims)
+		v, ok := t.claim(h.headers[i].path.name)
 		if !ok {
 			continue
 		}
 		s, safe := claimText(v)
 		ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safe}
 	}
-	ho.placeholders = claimPlaceholders(claims, h.logger)
+	ho.placeholders = claimPlaceholders(t, h.logger)
 	return ho
 }
 
@@ -148,13 +148,16 @@ const unsafeClaimMessage = "claim not passed on: its value has control character
 //
 // The function is made once per verified token (and cached with it), not
 // per request.
-func claimPlaceholders(claims map[string]any, logger *zap.Logger) caddy.ReplacerFunc {
+func claimPlaceholders(t *verifiedToken, logger *zap.Logger) caddy.ReplacerFunc {
 	return func(key string) (any, bool) {
 		path, ok := strings.CutPrefix(key, claimPlaceholderPrefix)
 		if !ok {
 			return nil, false
 		}
-		v, ok := lookupClaimName(claims, path)
+		if t == nil {
+			return "", true
+		}
+		v, ok := t.claim(path)
 		if !ok {
 			return "", true
 		}

@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strconv"
 	"time"
+
+	"github.com/jwtgate/caddy-jwt/internal/jws"
 )
 
-// Registered claims (RFC 7519 §4.1) that the verifier judges. Each date is
-// read once, from the decoded claims, and judged against the one clock the
-// request passes in: the same function judges a token that is verified and
-// a token found in the cache.
+// Registered claims (RFC 7519 §4.1) that the verifier judges. They are read
+// once, straight from the claims JSON before the signature is checked
+// (nothing is decoded for a forged token), and each date is judged against
+// the one clock the request passes in: the same function judges a token
+// that is verified and a token found in the cache.
 
 // maxNumericDate bounds exp, nbf and iat: 2^53 seconds (some 285 million
 // years) is the largest integer a float64 holds exactly. Beyond it, and
@@ -18,23 +22,88 @@ import (
 // the CPU; on amd64 "nbf":1e19 would be the far past.
 const maxNumericDate = 1 << 53
 
+// rawClaim is a claim as the JSON visitor reports it: its kind (0 when the
+// claim is absent) and its text (a string's value, or the JSON of any
+// other value).
+type rawClaim struct {
+	kind jws.Kind
+	text string
+}
+
+// registeredClaims are the registered claims the verifier judges, as the
+// token states them.
+type registeredClaims struct {
+	exp, nbf, iat, aud, cnf rawClaim
+}
+
+// readRegisteredClaims checks the claims JSON as the claims parser will,
+// notes its heap estimate, and reads the registered claims from it without
+// decoding anything; every top-level claim goes into index too, and
+// indexed says how many (-1: more than the index holds). iss, sub and jti
+// go into the token: RFC 7519 §4.1 makes them strings, and a token with
+// another type there is refused (bad claims) rather than guessed at.
+// Claims that are not an object the parser accepts are malformed.
+func (t *verifiedToken) readRegisteredClaims(index *[maxIndexedClaims]indexedClaim) (r registeredClaims, indexed int, rsn reason) {
+	typed := true
+	readString := func(s *string, kind jws.Kind, text string) {
+		if kind != jws.String {
+			typed = false
+		}
+		*s = text
+	}
+	size, ok := jws.VisitObject(t.claimsJSON, func(name string, kind jws.Kind, text string) {
+		if indexed >= 0 && indexed < len(index) {
+			index[indexed] = indexedClaim{name, rawClaim{kind, text}}
+			indexed++
+		} else {
+			indexed = -1
+		}
+		switch name {
+		case "iss":
+			readString(&t.issuer, kind, text)
+		case "sub":
+			readString(&t.subject, kind, text)
+		case "jti":
+			readString(&t.tokenID, kind, text)
+		case "exp":
+			r.exp = rawClaim{kind, text}
+		case "nbf":
+			r.nbf = rawClaim{kind, text}
+		case "iat":
+			r.iat = rawClaim{kind, text}
+		case "aud":
+			r.aud = rawClaim{kind, text}
+		case "cnf":
+			r.cnf = rawClaim{kind, text}
+		}
+	})
+	switch {
+	case !ok:
+		return r, 0, reasonMalformed
+	case !typed:
+		return r, 0, reasonBadClaims
+	}
+	t.claimsSize = size
+	return r, indexed, reasonAllowed
+}
+
 // checkClaims applies the registered-claim rules to a token whose signature
 // held, at the time now. When several rules fail, the reason most useful
 // to a client wins: a claim of the wrong type first, then expired, not yet
 // valid and issued in the future, then a missing exp, then the audience;
 // an expired token is "expired" even if its audience is also wrong.
-func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken, now time.Time) reason {
+func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken, r *registeredClaims, now time.Time) reason {
 	var hasExpiry, ok bool
-	if t.expiresAt, hasExpiry, ok = readNumericDate(t.claims, "exp"); !ok {
+	if t.expiresAt, hasExpiry, ok = readNumericDate(r.exp); !ok {
 		return reasonBadClaims
 	}
-	if t.notBefore, _, ok = readNumericDate(t.claims, "nbf"); !ok {
+	if t.notBefore, _, ok = readNumericDate(r.nbf); !ok {
 		return reasonBadClaims
 	}
-	if t.issuedAt, _, ok = readNumericDate(t.claims, "iat"); !ok {
+	if t.issuedAt, _, ok = readNumericDate(r.iat); !ok {
 		return reasonBadClaims
 	}
-	audienceMet, ok := audienceMeets(t.claims, scope.audience)
+	audienceMet, ok := audienceMeets(r.aud, scope.audience)
 	if !ok {
 		return reasonBadClaims
 	}
@@ -90,16 +159,14 @@ func (v *tokenVerifier) validAt(t *verifiedToken, hasExpiry bool, now time.Time)
 // not, truncated to the second. present is false when the claim is absent;
 // ok is false when it is there but not a number within ±maxNumericDate
 // seconds (null, a string, 1e19).
-func readNumericDate(claims map[string]any, name string) (at time.Time, present, ok bool) {
-	v, present := claims[name]
-	if !present {
+func readNumericDate(c rawClaim) (at time.Time, present, ok bool) {
+	if c.kind == 0 {
 		return time.Time{}, false, true
 	}
-	n, isNumber := v.(json.Number)
-	if !isNumber {
+	if c.kind != jws.Number {
 		return time.Time{}, true, false
 	}
-	f, err := n.Float64()
+	f, err := strconv.ParseFloat(c.text, 64)
 	if err != nil || math.IsNaN(f) || math.Abs(f) > maxNumericDate {
 		return time.Time{}, true, false
 	}
@@ -107,32 +174,58 @@ func readNumericDate(claims map[string]any, name string) (at time.Time, present,
 	return time.Unix(int64(whole), int64(frac*1e9)).Truncate(time.Second), true, true
 }
 
+// rawClaimOf is a decoded claim as the JSON visitor would report it, for
+// the rules on registered claims that run on decoded claims (max_age's
+// auth_time).
+func rawClaimOf(claims map[string]any, name string) rawClaim {
+	v, present := claims[name]
+	if !present {
+		return rawClaim{}
+	}
+	switch v := v.(type) {
+	case json.Number:
+		return rawClaim{jws.Number, string(v)}
+	case string:
+		return rawClaim{jws.String, v}
+	case bool:
+		return rawClaim{kind: jws.Bool}
+	case nil:
+		return rawClaim{kind: jws.Null}
+	case []any:
+		return rawClaim{kind: jws.Array}
+	}
+	return rawClaim{kind: jws.Object}
+}
+
 // audienceMeets reports whether the token's aud (RFC 7519 §4.1.3: a string
 // or an array of strings) names one of want; with want empty, aud is not
 // judged at all. ok is false for an array holding anything but strings.
 // An aud of another type, or empty, names no audience.
-func audienceMeets(claims map[string]any, want []string) (met, ok bool) {
+func audienceMeets(aud rawClaim, want []string) (met, ok bool) {
 	if len(want) == 0 {
 		return true, true
 	}
-	switch aud := claims["aud"].(type) {
-	case string:
-		return aud != "" && slices.Contains(want, aud), true
-	case []any:
-		for _, item := range aud {
-			if _, isString := item.(string); !isString {
-				return false, false
+	switch aud.kind {
+	case jws.String:
+		return aud.text != "" && slices.Contains(want, aud.text), true
+	case jws.Array:
+		allStrings, count, onlyEmpty := true, 0, false
+		jws.VisitArray(aud.text, func(_ string, kind jws.Kind, text string) {
+			count++
+			if kind != jws.String {
+				allStrings = false
+				return
 			}
-		}
-		if len(aud) == 1 && aud[0] == "" {
+			onlyEmpty = count == 1 && text == ""
+			met = met || slices.Contains(want, text)
+		})
+		switch {
+		case !allStrings:
+			return false, false
+		case count == 1 && onlyEmpty:
 			return false, true
 		}
-		for _, item := range aud {
-			if slices.Contains(want, item.(string)) {
-				return true, true
-			}
-		}
-		return false, true
+		return met, true
 	}
 	return false, true
 }

@@ -199,7 +199,7 @@ func storeName(mod any) string {
 // deny, or reasonBadClaims when the token's claims cannot be looked up
 // safely (ErrRevocationQueryRefused).
 func (c *revocationCheck) check(r *http.Request, t *verifiedToken) reason {
-	q := RevocationQuery{TokenID: t.tokenID, Subject: t.subject, Claims: t.claims, Request: r}
+	q := RevocationQuery{TokenID: t.tokenID, Subject: t.subject, Claims: t.decodedClaims(), Request: r}
 	facts, cached, err := c.facts(r.Context(), q)
 	if errors.Is(err, ErrRevocationQueryRefused) {
 		return reasonBadClaims
@@ -263,7 +263,7 @@ func (c *revocationCheck) revoked(t *verifiedToken, f RevocationFacts) bool {
 		return true
 	}
 	if f.HasVersion {
-		v, ok := c.versionClaim.lookup(t.claims)
+		v, ok := c.versionClaim.lookup(t.decodedClaims())
 		if !ok {
 			return true
 		}

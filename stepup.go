@@ -93,7 +93,7 @@ func validateMaxAge(d time.Duration) error {
 // Checked on every request, also for cached tokens: an authentication
 // grows old while its token is still valid.
 func checkAuthenticationAge(claims map[string]any, maxAge, leeway time.Duration, now time.Time) reason {
-	authTime, present, ok := readNumericDate(claims, "auth_time")
+	authTime, present, ok := readNumericDate(rawClaimOf(claims, "auth_time"))
 	if !present || !ok {
 		return reasonNoAuthTime
 	}

@@ -105,34 +105,6 @@ type tokenHeader struct {
 	alg, kid, typ string
 }
 
-// verifiedToken is a token whose signature and registered claims held.
-// Once verify returns it, it may be cached and read by many requests at
-// once: nothing writes to it (or its claims) after that.
-type verifiedToken struct {
-	claims    map[string]any
-	algorithm algorithm
-	keyID     string
-	issuer    string
-	subject   string
-	tokenID   string
-	issuedAt  time.Time // zero when the token has no iat
-	expiresAt time.Time
-	notBefore time.Time // zero when the token has no nbf
-
-	// claimsJSON is the decoded claims segment; the claims' strings are
-	// slices of it, so keeping it costs nothing more. claimsSize estimates
-	// the heap of the decoded claims beyond it, for the cache's bound.
-	claimsJSON string
-	claimsSize int
-
-	// headerEnd and payloadEnd are the offsets of the two dots in the
-	// token as it was verified, so that the cache need not look again.
-	headerEnd, payloadEnd int
-
-	// binding is what the token's cnf claim binds it to (binding.go).
-	binding tokenBinding
-}
-
 // fits reports whether raw is within max_token_size: anything larger is
 // refused before it is parsed, hashed or looked up.
 func (v *tokenVerifier) fits(raw string) bool { return len(raw) <= v.maxTokenSize }
@@ -172,9 +144,11 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string, now time.Time) (
 		claimsJSON: claimsJSON, algorithm: alg, keyID: header.kid,
 		headerEnd: headerEnd, payloadEnd: payloadEnd,
 	}
-	// The claims are checked whole and iss, sub and jti read, but nothing
-	// is decoded until the signature holds.
-	if rsn := token.readRegisteredStrings(); rsn != reasonAllowed {
+	// The claims are checked whole and the registered ones read, but
+	// nothing is decoded: the rest only when something asks for it.
+	var index [maxIndexedClaims]indexedClaim
+	registered, indexed, rsn := token.readRegisteredClaims(&index)
+	if rsn != reasonAllowed {
 		return token, rsn
 	}
 	scope := v.defaultScope
@@ -187,14 +161,16 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string, now time.Time) (
 		return token, rsn
 	}
 
-	if token.claims, token.claimsSize, ok = jws.ParseObjectSize(claimsJSON); !ok {
-		return token, reasonMalformed // not reached: readRegisteredStrings accepted them
+	if indexed >= 0 {
+		token.index = append(make([]indexedClaim, 0, indexed), index[:indexed]...)
 	}
-	if rsn := v.checkClaims(scope, token, now); rsn != reasonAllowed {
+	if rsn := v.checkClaims(scope, token, &registered, now); rsn != reasonAllowed {
 		return token, rsn
 	}
-	if token.binding, ok = readTokenBinding(token.claims, raw); !ok {
-		return token, reasonBadClaims
+	if registered.cnf.kind != 0 {
+		if token.binding, ok = readTokenBinding(token.decodedClaims(), raw); !ok {
+			return token, reasonBadClaims
+		}
 	}
 	return token, reasonAllowed
 }
@@ -210,7 +186,7 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 		return h, false
 	}
 	usable := true
-	ok = jws.VisitObject(s, func(name string, kind jws.Kind, text string) {
+	_, ok = jws.VisitObject(s, func(name string, kind jws.Kind, text string) {
 		var member *string
 		switch name {
 		case "crit":
@@ -231,39 +207,6 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 		*member = text
 	})
 	return h, ok && usable
-}
-
-// readRegisteredStrings checks the claims JSON as the claims parser will
-// and reads iss, sub and jti from it without decoding the rest: RFC 7519
-// §4.1 makes them strings, and a token with another type there is refused
-// (bad claims) rather than guessed at; claims that are not an object the
-// parser accepts are malformed.
-func (t *verifiedToken) readRegisteredStrings() reason {
-	typed := true
-	ok := jws.VisitObject(t.claimsJSON, func(name string, kind jws.Kind, text string) {
-		var member *string
-		switch name {
-		case "iss":
-			member = &t.issuer
-		case "sub":
-			member = &t.subject
-		case "jti":
-			member = &t.tokenID
-		default:
-			return
-		}
-		if kind != jws.String {
-			typed = false
-		}
-		*member = text
-	})
-	switch {
-	case !ok:
-		return reasonMalformed
-	case !typed:
-		return reasonBadClaims
-	}
-	return reasonAllowed
 }
 
 // stringClaim returns a claim that must be a string if present; ok is false

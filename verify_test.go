@@ -350,7 +350,7 @@ func TestClaimNumbersKeepTheirText(t *testing.T) {
 	if rsn != reasonAllowed {
 		t.Fatal(rsn)
 	}
-	if got := formatClaim(tok.claims["big"]); got != "12345678901234567890" {
+	if got := formatClaim(tok.decodedClaims()["big"]); got != "12345678901234567890" {
 		t.Errorf("big number formatted as %q", got)
 	}
 }

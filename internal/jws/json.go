@@ -78,17 +78,17 @@ func (p *jsonParser) value() (any, bool) {
 		m, ok := p.object(nil)
 		return m, ok
 	case c == '[':
-		a, ok := p.array()
+		a, ok := p.array(nil)
 		if p.skip {
 			return nil, ok // a nil slice in an interface would be boxed
 		}
 		return a, ok
 	case c == '"':
 		s, ok := p.string()
+		p.heap += boxSize
 		if p.skip {
 			return nil, ok
 		}
-		p.heap += boxSize
 		return s, ok
 	case c == 't':
 		return true, p.literal("true")
@@ -98,10 +98,10 @@ func (p *jsonParser) value() (any, bool) {
 		return nil, p.literal("null")
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := p.number()
+		p.heap += boxSize
 		if p.skip {
 			return nil, ok
 		}
-		p.heap += boxSize
 		return n, ok
 	}
 	return nil, false
@@ -171,10 +171,10 @@ func (p *jsonParser) object(visit func(name string, kind Kind, text string)) (ma
 		default:
 			return nil, false
 		}
+		p.heap += mapHeaderSize + mapEntrySize*len(members)
 		if p.skip {
 			return nil, distinctNames(members)
 		}
-		p.heap += mapHeaderSize + mapEntrySize*len(members)
 		m := make(map[string]any, len(members))
 		for _, mb := range members {
 			m[mb.name] = mb.value
@@ -184,25 +184,40 @@ func (p *jsonParser) object(visit func(name string, kind Kind, text string)) (ma
 	}
 }
 
-func (p *jsonParser) array() ([]any, bool) {
+// array reads an array's elements into a buffer on the stack first, so
+// that the slice is made once at its final size. visit, if not nil, is
+// told of each element instead of its value being kept (VisitArray).
+func (p *jsonParser) array(visit func(name string, kind Kind, text string)) ([]any, bool) {
 	if p.depth++; p.depth > maxJSONDepth {
 		return nil, false
 	}
-	p.i++        // '['
-	a := []any{} // encoding/json gives an empty, not a nil, slice for []
+	p.i++ // '['
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == ']' {
 		p.i++
 		p.depth--
-		return a, true
+		if p.skip {
+			return nil, true
+		}
+		return []any{}, true // encoding/json gives an empty, not a nil, slice for []
 	}
+	var buf [16]any
+	elements := buf[:0]
+	count := 0
 	for {
-		v, ok := p.value()
+		var v any
+		var ok bool
+		if visit != nil {
+			ok = p.visitValue("", visit)
+		} else {
+			v, ok = p.value()
+		}
 		if !ok {
 			return nil, false
 		}
+		count++
 		if !p.skip {
-			a = append(a, v)
+			elements = append(elements, v)
 		}
 		p.skipSpace()
 		if p.i >= len(p.s) {
@@ -214,8 +229,11 @@ func (p *jsonParser) array() ([]any, bool) {
 		case ']':
 			p.i++
 			p.depth--
-			p.heap += sliceSize + interfaceSize*cap(a)
-			return a, true
+			p.heap += sliceSize + interfaceSize*count
+			if p.skip {
+				return nil, true
+			}
+			return append([]any(nil), elements...), true
 		default:
 			return nil, false
 		}

@@ -99,21 +99,21 @@ func checkAgainstEncodingJSON(t *testing.T, s string) {
 }
 
 // checkVisitAgainstParse checks that VisitObject accepts exactly what
-// ParseObject accepts and reports each top-level member as ParseObject
-// decodes it: the verifier reads a token's issuer and its header with the
-// one and its claims with the other, so the two must never disagree.
+// ParseObject accepts, estimates the same heap, and reports each top-level
+// member as ParseObject decodes it (an array member's elements through
+// VisitArray, an object member's text through ParseObject): the verifier
+// reads a token's header and registered claims with the one and the rest
+// of its claims with the other, so the two must never disagree.
 func checkVisitAgainstParse(t *testing.T, s string, parsed map[string]any, parsedOK bool) {
 	t.Helper()
-	visited := map[string]any{}
-	ok := VisitObject(s, func(name string, kind Kind, text string) {
-		switch kind {
-		case String:
-			visited[name] = text
-		case Number:
-			visited[name] = json.Number(text)
-		default:
-			visited[name] = kind
-		}
+	_, parsedSize, _ := ParseObjectSize(s)
+	type member struct {
+		name, text string
+		kind       Kind
+	}
+	var members []member
+	size, ok := VisitObject(s, func(name string, kind Kind, text string) {
+		members = append(members, member{name, text, kind})
 	})
 	if ok != parsedOK {
 		t.Fatalf("%q: VisitObject %v, ParseObject %v", s, ok, parsedOK)
@@ -121,27 +121,50 @@ func checkVisitAgainstParse(t *testing.T, s string, parsed map[string]any, parse
 	if !ok {
 		return
 	}
-	if len(visited) != len(parsed) {
-		t.Fatalf("%q: visited %d members, parsed %d", s, len(visited), len(parsed))
+	if size != parsedSize {
+		t.Fatalf("%q: VisitObject estimates %d bytes, ParseObjectSize %d", s, size, parsedSize)
 	}
-	for name, v := range parsed {
-		var want any
-		switch v := v.(type) {
-		case string, json.Number:
-			want = v
-		case bool:
-			want = Bool
-		case nil:
-			want = Null
-		case map[string]any:
-			want = Object
-		case []any:
-			want = Array
-		}
-		if visited[name] != want {
-			t.Fatalf("%q: member %q visited as %#v, parsed as %#v", s, name, visited[name], v)
-		}
+	visited := map[string]any{}
+	for _, m := range members {
+		visited[m.name] = visitedValue(t, m.kind, m.text)
 	}
+	if !reflect.DeepEqual(visited, parsed) {
+		t.Fatalf("%q: visited %#v, parsed %#v", s, visited, parsed)
+	}
+}
+
+// visitedValue rebuilds the value a visitor was told of.
+func visitedValue(t *testing.T, kind Kind, text string) any {
+	t.Helper()
+	switch kind {
+	case String:
+		return text
+	case Number:
+		return json.Number(text)
+	case Bool:
+		return text == "true"
+	case Null:
+		return nil
+	case Object:
+		m, ok := ParseObject(text)
+		if !ok {
+			t.Fatalf("object member text %q does not parse", text)
+		}
+		return m
+	case Array:
+		var kinds []Kind
+		var texts []string
+		if !VisitArray(text, func(_ string, kind Kind, text string) { kinds, texts = append(kinds, kind), append(texts, text) }) {
+			t.Fatalf("array member text %q refused by VisitArray", text)
+		}
+		a := []any{}
+		for i := range kinds {
+			a = append(a, visitedValue(t, kinds[i], texts[i]))
+		}
+		return a
+	}
+	t.Fatalf("kind %d for %q", kind, text)
+	return nil
 }
 
 // TestVisitObjectAllocatesNothingForATypicalHeader: reading the header
@@ -150,11 +173,11 @@ func TestVisitObjectAllocatesNothingForATypicalHeader(t *testing.T) {
 	const header = `{"alg":"ES256","typ":"JWT","kid":"2024-06-key"}`
 	var alg string
 	allocs := testing.AllocsPerRun(100, func() {
-		if !VisitObject(header, func(name string, kind Kind, text string) {
+		if _, ok := VisitObject(header, func(name string, kind Kind, text string) {
 			if name == "alg" {
 				alg = text
 			}
-		}) {
+		}); !ok {
 			t.Fatal("refused")
 		}
 	})

@@ -15,41 +15,61 @@ const (
 
 // VisitObject checks s exactly as ParseObject does (it accepts and refuses
 // the same texts) without building any value, and calls visit with each
-// top-level member's name, kind and, for a string or a number, its text.
-// The verifier uses it to read the few members it needs before it knows
-// whether a token is genuine, so that a forged one costs no decoded
-// claims. visit may have been called when the object turns out to be
-// invalid: its findings count only when VisitObject returns true. It
+// top-level member's name, kind and text: a string's value, or the JSON
+// text of any other value. size is the heap ParseObjectSize would
+// estimate for the decoded object. The verifier uses it to read the few
+// members it needs before it knows whether a token is genuine, so that a
+// forged one costs no decoded claims, and a genuine one only the claims
+// something asks for. visit may have been called when the object turns
+// out to be invalid: its findings count only when ok is true. It
 // allocates only for names and strings with escapes, and to check the
 // names of an object of more than 16 members for duplicates.
-func VisitObject(s string, visit func(name string, kind Kind, text string)) bool {
+func VisitObject(s string, visit func(name string, kind Kind, text string)) (size int, ok bool) {
 	p := jsonParser{s: s, skip: true}
 	p.skipSpace()
 	if p.i >= len(s) || s[p.i] != '{' {
-		return false
+		return 0, false
 	}
 	if _, ok := p.object(visit); !ok {
+		return 0, false
+	}
+	p.skipSpace()
+	return p.heap, p.i == len(s)
+}
+
+// VisitArray is VisitObject for a JSON array, such as the text VisitObject
+// gives for an array member: visit is called with each element's kind and
+// text, and an empty name.
+func VisitArray(s string, visit func(name string, kind Kind, text string)) bool {
+	p := jsonParser{s: s, skip: true}
+	p.skipSpace()
+	if p.i >= len(s) || s[p.i] != '[' {
+		return false
+	}
+	if _, ok := p.array(visit); !ok {
 		return false
 	}
 	p.skipSpace()
 	return p.i == len(s)
 }
 
-// visitValue parses a top-level member's value for VisitObject and tells
-// visit of it.
+// visitValue parses the value at p.i for a visitor and tells it of it.
 func (p *jsonParser) visitValue(name string, visit func(name string, kind Kind, text string)) bool {
 	p.skipSpace()
 	if p.i >= len(p.s) {
 		return false
 	}
+	start := p.i
 	var kind Kind
 	switch c := p.s[p.i]; {
 	case c == '"':
 		s, ok := p.string()
+		p.heap += boxSize
 		visit(name, String, s)
 		return ok
 	case c == '-' || c >= '0' && c <= '9':
 		n, ok := p.number()
+		p.heap += boxSize
 		visit(name, Number, string(n))
 		return ok
 	case c == '{':
@@ -62,7 +82,7 @@ func (p *jsonParser) visitValue(name string, visit func(name string, kind Kind, 
 		kind = Null
 	}
 	_, ok := p.value()
-	visit(name, kind, "")
+	visit(name, kind, p.s[start:p.i])
 	return ok
 }
 
