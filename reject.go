@@ -61,8 +61,9 @@ func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken
 	if h.observe {
 		msg = "request would be rejected (observe mode: passed on without identity)"
 	}
-	c := h.logger.Check(zapcore.InfoLevel, msg)
-	if c == nil {
+	// The sampler is asked before the logger makes an entry: a line it
+	// holds back then costs nothing more.
+	if !h.logger.Core().Enabled(zapcore.InfoLevel) {
 		return
 	}
 	if h.rejectionLog != nil {
@@ -77,6 +78,10 @@ func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken
 				zap.Int("suppressed", suppressed),
 				zap.Time("since", since))
 		}
+	}
+	c := h.logger.Check(zapcore.InfoLevel, msg)
+	if c == nil {
+		return
 	}
 	fields := []zap.Field{
 		zap.String("reason", rsn.info().description),
