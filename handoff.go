@@ -51,20 +51,18 @@ func (h *Handler) prepareHandOff(t *verifiedToken) *handOff {
 	} else {
 		ho.headers = make([]handOffHeader, len(h.headers))
 	}
-	if v, ok := t.claim(h.userClaim.name); ok {
-		if s, safe := claimText(v); safe {
+	if s, found, safe := t.claimText(h.userClaim.name); found {
+		if safe {
 			ho.userID = s
 		} else {
 			h.logUnsafeClaim(h.userClaim.name, zap.String("placeholder", "http.auth.user.id"))
 		}
 	}
 	for i := range h.headers {
-		v, ok := t.claim(h.headers[i].path.name)
-		if !ok {
-			continue
+		s, found, safe := t.claimText(h.headers[i].path.name)
+		if found {
+			ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safe}
 		}
-		s, safe := claimText(v)
-		ho.headers[i] = handOffHeader{value: s, found: true, unsafe: !safe}
 	}
 	ho.placeholders = claimPlaceholders(t, h.logger)
 	return ho
@@ -157,11 +155,10 @@ func claimPlaceholders(t *verifiedToken, logger *zap.Logger) caddy.ReplacerFunc 
 		if t == nil {
 			return "", true
 		}
-		v, ok := t.claim(path)
-		if !ok {
+		s, found, safe := t.claimText(path)
+		if !found {
 			return "", true
 		}
-		s, safe := claimText(v)
 		if !safe {
 			logUnsafeClaim(logger, path, zap.String("placeholder", key))
 			return "", true

@@ -80,30 +80,63 @@ type indexedClaim struct {
 // index, and a name that is no top-level claim and no dot path is absent,
 // without decoding anything.
 func (t *verifiedToken) claim(name string) (any, bool) {
-	if t.index == nil {
+	c, known := t.lookupIndex(name)
+	switch {
+	case !known:
 		return lookupClaimName(t.decodedClaims(), name)
-	}
-	for i := range t.index {
-		c := &t.index[i]
-		if c.name != name {
-			continue
-		}
-		switch c.kind {
-		case jws.String:
-			return c.text, true
-		case jws.Number:
-			return json.Number(c.text), true
-		case jws.Bool:
-			return c.text == "true", true
-		case jws.Null:
-			return nil, true
-		}
-		return t.decodedClaims()[name], true
-	}
-	if !strings.Contains(name, ".") {
+	case c == nil:
 		return nil, false
 	}
-	return lookupClaimName(t.decodedClaims(), name)
+	switch c.kind {
+	case jws.String:
+		return c.text, true
+	case jws.Number:
+		return json.Number(c.text), true
+	case jws.Bool:
+		return c.text == "true", true
+	case jws.Null:
+		return nil, true
+	}
+	return t.decodedClaims()[name], true
+}
+
+// claimText is claimText (claims.go) of the claim name: the text the
+// upstream gets, whether the claim is there, and whether the text is safe
+// to send. A top-level string, number or boolean is its own text in the
+// index, and null is empty, so none of them is boxed or decoded.
+func (t *verifiedToken) claimText(name string) (text string, found, safe bool) {
+	if c, known := t.lookupIndex(name); known {
+		if c == nil {
+			return "", false, false
+		}
+		switch c.kind {
+		case jws.String, jws.Number, jws.Bool:
+			return c.text, true, safeClaimText(c.text)
+		case jws.Null:
+			return "", true, safeClaimText("")
+		}
+	}
+	v, ok := t.claim(name)
+	if !ok {
+		return "", false, false
+	}
+	text, safe = claimText(v)
+	return text, true, safe
+}
+
+// lookupIndex finds name among the top-level claims. known is false when
+// the index cannot say: the token has none, or name is no top-level claim
+// but may be a dot path. A known name that is absent gives a nil claim.
+func (t *verifiedToken) lookupIndex(name string) (c *indexedClaim, known bool) {
+	if t.index == nil {
+		return nil, false
+	}
+	for i := range t.index {
+		if t.index[i].name == name {
+			return &t.index[i], true
+		}
+	}
+	return nil, !strings.Contains(name, ".")
 }
 
 // indexedSize is the heap the index keeps alive, for the cache's bound.

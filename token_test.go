@@ -42,6 +42,15 @@ func checkIndexedClaim(t *testing.T, claimsJSON, name string) {
 	if gotOK != wantOK || !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q: claim %q is %#v (%v) from the index, %#v (%v) decoded", claimsJSON, name, got, gotOK, want, wantOK)
 	}
+	text, found, safe := tok.claimText(name)
+	wantText, wantSafe := "", false
+	if wantOK {
+		wantText, wantSafe = claimText(want)
+	}
+	if found != wantOK || text != wantText || safe != wantSafe {
+		t.Fatalf("%q: claim %q has text %q (found %v, safe %v) from the index, %q (%v, %v) decoded",
+			claimsJSON, name, text, found, safe, wantText, wantOK, wantSafe)
+	}
 }
 
 func TestIndexedClaimsAreTheDecodedClaims(t *testing.T) {
