@@ -147,29 +147,15 @@ func (p *jsonParser) object(visit func(name string, kind Kind, text string)) (ma
 			return nil, false
 		}
 		p.i++
-		var v any
-		if visit != nil {
-			ok = p.visitValue(name, visit)
-		} else {
-			v, ok = p.value()
-		}
+		v, ok := p.element(name, visit)
 		if !ok {
 			return nil, false
 		}
 		members = append(members, jsonMember{name, v})
-		p.skipSpace()
-		if p.i >= len(p.s) {
+		if more, ok := p.separator('}'); !ok {
 			return nil, false
-		}
-		switch p.s[p.i] {
-		case ',':
-			p.i++
+		} else if more {
 			continue
-		case '}':
-			p.i++
-			p.depth--
-		default:
-			return nil, false
 		}
 		p.heap += mapHeaderSize + mapEntrySize*len(members)
 		if p.skip {
@@ -205,13 +191,7 @@ func (p *jsonParser) array(visit func(name string, kind Kind, text string)) ([]a
 	elements := buf[:0]
 	count := 0
 	for {
-		var v any
-		var ok bool
-		if visit != nil {
-			ok = p.visitValue("", visit)
-		} else {
-			v, ok = p.value()
-		}
+		v, ok := p.element("", visit)
 		if !ok {
 			return nil, false
 		}
@@ -219,25 +199,45 @@ func (p *jsonParser) array(visit func(name string, kind Kind, text string)) ([]a
 		if !p.skip {
 			elements = append(elements, v)
 		}
-		p.skipSpace()
-		if p.i >= len(p.s) {
+		if more, ok := p.separator(']'); !ok {
 			return nil, false
+		} else if more {
+			continue
 		}
-		switch p.s[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			p.depth--
-			p.heap += sliceSize + interfaceSize*count
-			if p.skip {
-				return nil, true
-			}
-			return append([]any(nil), elements...), true
-		default:
-			return nil, false
+		p.heap += sliceSize + interfaceSize*count
+		if p.skip {
+			return nil, true
 		}
+		return append([]any(nil), elements...), true
 	}
+}
+
+// element parses a member's or an element's value: told to visit, when
+// there is a visitor, else returned.
+func (p *jsonParser) element(name string, visit func(name string, kind Kind, text string)) (any, bool) {
+	if visit != nil {
+		return nil, p.visitValue(name, visit)
+	}
+	return p.value()
+}
+
+// separator reads what follows a member or an element: a comma, when more
+// follow, or the closing byte of the object or array.
+func (p *jsonParser) separator(closing byte) (more, ok bool) {
+	p.skipSpace()
+	if p.i >= len(p.s) {
+		return false, false
+	}
+	switch p.s[p.i] {
+	case ',':
+		p.i++
+		return true, true
+	case closing:
+		p.i++
+		p.depth--
+		return false, true
+	}
+	return false, false
 }
 
 // string parses the string at p.i. A string without escapes that is valid
