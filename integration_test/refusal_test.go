@@ -72,3 +72,28 @@ func TestRefusalsReachTheErrorRoutesThatCouldSeeThem(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalWrittenByJWTGoesBackThroughEarlierHandlers: without error
+// routes a refusal is jwt's own response, so a deferred header operation
+// of the site applies to it as to any response; with handle_errors, the
+// error route answers, as Caddy error routes always do.
+func TestRefusalWrittenByJWTGoesBackThroughEarlierHandlers(t *testing.T) {
+	requireCaddy(t)
+	t.Parallel()
+	up := newUpstream(t)
+	k := newKey(t, "HS256")
+	site := "\theader {\n\t\tdefer\n\t\tX-Deferred yes\n\t}\n" + jwtRoute("/*", "secret "+k.Secret(), "reverse_proxy "+up.Addr())
+	plain := startCaddy(t, caddyfileFor(site))
+	withErrors := startCaddy(t, caddyfileFor(site+"\thandle_errors {\n\t\trespond \"error route {err.status_code}\" {err.status_code}\n\t}\n"))
+
+	missing := expectation{http.StatusUnauthorized, challengeMissing}
+	resp := check(t, plain, up, http.MethodGet, "/x", nil, missing)
+	if resp.Header.Get("X-Deferred") != "yes" || resp.Body != "" {
+		t.Errorf("without error routes: X-Deferred %q, body %q", resp.Header.Get("X-Deferred"), resp.Body)
+	}
+	resp = check(t, withErrors, up, http.MethodGet, "/x", nil, missing)
+	if resp.Body != "error route 401" {
+		t.Errorf("with handle_errors: body %q", resp.Body)
+	}
+	check(t, plain, up, http.MethodGet, "/x", bearer(sign(t, k, validClaims())), accepted)
+}
