@@ -30,10 +30,19 @@ type rawClaim struct {
 	text string
 }
 
-// registeredClaims are the registered claims the verifier judges, as the
+// stringOrAbsent is a member that must be a string when present: ok is
+// false only when it is there with another type.
+func (c rawClaim) stringOrAbsent() (s string, ok bool) {
+	if c.kind != 0 && c.kind != jws.String {
+		return "", false
+	}
+	return c.text, true
+}
+
+// registeredClaims are the registered claims the verifier reads, as the
 // token states them.
 type registeredClaims struct {
-	exp, nbf, iat, aud, cnf rawClaim
+	iss, sub, jti, exp, nbf, iat, aud, cnf rawClaim
 }
 
 // readRegisteredClaims checks the claims JSON as the claims parser will,
@@ -44,13 +53,6 @@ type registeredClaims struct {
 // another type there is refused (bad claims) rather than guessed at.
 // Claims that are not an object the parser accepts are malformed.
 func (t *verifiedToken) readRegisteredClaims(index *[maxIndexedClaims]indexedClaim) (r registeredClaims, indexed int, rsn reason) {
-	typed := true
-	readString := func(s *string, kind jws.Kind, text string) {
-		if kind != jws.String {
-			typed = false
-		}
-		*s = text
-	}
 	size, ok := jws.VisitObject(t.claimsJSON, func(name string, kind jws.Kind, text string) {
 		if indexed >= 0 && indexed < len(index) {
 			index[indexed] = indexedClaim{name, rawClaim{kind, text}}
@@ -60,11 +62,11 @@ func (t *verifiedToken) readRegisteredClaims(index *[maxIndexedClaims]indexedCla
 		}
 		switch name {
 		case "iss":
-			readString(&t.issuer, kind, text)
+			r.iss = rawClaim{kind, text}
 		case "sub":
-			readString(&t.subject, kind, text)
+			r.sub = rawClaim{kind, text}
 		case "jti":
-			readString(&t.tokenID, kind, text)
+			r.jti = rawClaim{kind, text}
 		case "exp":
 			r.exp = rawClaim{kind, text}
 		case "nbf":
@@ -77,10 +79,14 @@ func (t *verifiedToken) readRegisteredClaims(index *[maxIndexedClaims]indexedCla
 			r.cnf = rawClaim{kind, text}
 		}
 	})
-	switch {
-	case !ok:
+	if !ok {
 		return r, 0, reasonMalformed
-	case !typed:
+	}
+	var issOK, subOK, jtiOK bool
+	t.issuer, issOK = r.iss.stringOrAbsent()
+	t.subject, subOK = r.sub.stringOrAbsent()
+	t.tokenID, jtiOK = r.jti.stringOrAbsent()
+	if !issOK || !subOK || !jtiOK {
 		return r, 0, reasonBadClaims
 	}
 	t.claimsSize = size

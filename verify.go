@@ -185,39 +185,24 @@ func decodeHeader(seg string) (tokenHeader, bool) {
 	if !ok {
 		return h, false
 	}
-	usable := true
+	var alg, kid, typ, crit rawClaim
 	_, ok = jws.VisitObject(s, func(name string, kind jws.Kind, text string) {
-		var member *string
 		switch name {
-		case "crit":
-			usable = false
-			return
 		case "alg":
-			member = &h.alg
+			alg = rawClaim{kind, text}
 		case "kid":
-			member = &h.kid
+			kid = rawClaim{kind, text}
 		case "typ":
-			member = &h.typ
-		default:
-			return
+			typ = rawClaim{kind, text}
+		case "crit":
+			crit = rawClaim{kind, text}
 		}
-		if kind != jws.String {
-			usable = false
-		}
-		*member = text
 	})
-	return h, ok && usable
-}
-
-// stringClaim returns a claim that must be a string if present; ok is false
-// only when it is present with another type.
-func stringClaim(claims map[string]any, name string) (s string, ok bool) {
-	v, present := claims[name]
-	if !present {
-		return "", true
-	}
-	s, ok = v.(string)
-	return s, ok
+	var algOK, kidOK, typOK bool
+	h.alg, algOK = alg.stringOrAbsent()
+	h.kid, kidOK = kid.stringOrAbsent()
+	h.typ, typOK = typ.stringOrAbsent()
+	return h, ok && crit.kind == 0 && algOK && kidOK && typOK
 }
 
 // checkSignature verifies the signature over signingInput with the scope's
