@@ -28,18 +28,16 @@ func (h *Handler) unlistClaimHeaders(header http.Header) {
 
 // withoutClaimHeaderOptions returns one Connection line without the
 // options that name a claim header, matched as reverse_proxy matches them:
-// split at commas, trimmed, any case. A line that names none is returned
-// as it is.
+// split at commas, trimmed, any case. A line that names none (nearly every
+// request's `keep-alive`) is returned as it is, without building anything.
 func (h *Handler) withoutClaimHeaderOptions(line string) string {
+	if !h.namesClaimHeader(line) {
+		return line
+	}
 	var b strings.Builder
-	changed := false
 	for option := range strings.SplitSeq(line, ",") {
 		option = strings.Trim(option, " \t\r\n")
-		if h.isClaimHeader(option) {
-			changed = true
-			continue
-		}
-		if option == "" {
+		if option == "" || h.isClaimHeader(option) {
 			continue
 		}
 		if b.Len() > 0 {
@@ -47,10 +45,18 @@ func (h *Handler) withoutClaimHeaderOptions(line string) string {
 		}
 		b.WriteString(option)
 	}
-	if !changed {
-		return line
-	}
 	return b.String()
+}
+
+// namesClaimHeader reports whether an option of a Connection line names a
+// claim header.
+func (h *Handler) namesClaimHeader(line string) bool {
+	for option := range strings.SplitSeq(line, ",") {
+		if h.isClaimHeader(strings.Trim(option, " \t\r\n")) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) isClaimHeader(name string) bool {
