@@ -83,9 +83,9 @@ type cacheShard struct {
 }
 
 // cacheEntry is one verified token. Rather than a copy of the whole token,
-// it keeps the header and signature segments: with the decoded claims,
-// which the verified token holds anyway, they determine every byte of the
-// token at about a third of its size.
+// it keeps the header and signature segments: with the claims text, which
+// the verified token holds anyway, they determine every byte of the token
+// at about a third of its size.
 type cacheEntry struct {
 	token *verifiedToken
 	// handOff is what the handler passes on from the token, worked out

@@ -6,8 +6,8 @@ import (
 )
 
 // forgedTokenSlots is how many tokens with a bad signature the cache
-// remembers: each slot holds the token and its decoded claims, at most
-// 1.75 × max_token_size bytes (3.5 MiB in all by default).
+// remembers: each slot holds a copy of the token and of what the log
+// shows of it, at most max_token_size + 1 KiB (2.1 MiB in all by default).
 const forgedTokenSlots = 128
 
 // forgedTokens remembers the last tokens whose signature did not verify,
@@ -27,8 +27,8 @@ type forgedToken struct {
 	raw        string
 	generation uint64
 	// logged holds only what the rejection log shows (kid, iss, sub,
-	// jti), none of it trusted; they are slices of the token's decoded
-	// claims.
+	// jti), none of it trusted, copied so that the slot does not keep
+	// the token's claims text alive.
 	logged verifiedToken
 }
 
@@ -52,9 +52,19 @@ func (c *tokenCache) putForged(raw string, h uint64, t *verifiedToken, generatio
 	if t == nil || c.generation.Load() != generation {
 		return
 	}
-	// A copy: raw may be a slice of a larger header.
+	// A copy: raw may be a slice of a larger header. The four values go
+	// into one string; one the log would leave out is not kept.
+	shown := func(s string) string {
+		if !loggable(s) {
+			return ""
+		}
+		return s
+	}
+	kid, iss, sub, jti := shown(t.keyID), shown(t.issuer), shown(t.subject), shown(t.tokenID)
+	kept := kid + iss + sub + jti
+	a, b, c2 := len(kid), len(kid)+len(iss), len(kid)+len(iss)+len(sub)
 	f := &forgedToken{raw: strings.Clone(raw), generation: generation, logged: verifiedToken{
-		keyID: t.keyID, issuer: t.issuer, subject: t.subject, tokenID: t.tokenID,
+		keyID: kept[:a], issuer: kept[a:b], subject: kept[b:c2], tokenID: kept[c2:],
 	}}
 	c.forgedSlot(h).Store(f)
 }

@@ -102,7 +102,7 @@ func (h *Handler) logRejection(r *http.Request, rsn reason, token *verifiedToken
 }
 
 func appendNonEmpty(fields []zap.Field, key, value string) []zap.Field {
-	if value == "" || !safeHeaderValue(value) || len(value) > 256 {
+	if !loggable(value) || !safeHeaderValue(value) {
 		return fields
 	}
 	return append(fields, zap.String(key, value))

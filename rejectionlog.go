@@ -12,6 +12,11 @@ import (
 // Caddy write kilobytes per request.
 const maxLoggedValueBytes = 256
 
+// loggable reports whether a value read from a token is shown in the
+// rejection log at all: a longer one is left out rather than cut, since
+// a cut identifier identifies nothing.
+func loggable(s string) bool { return s != "" && len(s) <= maxLoggedValueBytes }
+
 // capLogValue returns s, or its first maxLoggedValueBytes bytes (cut at a
 // character boundary) marked as truncated with the length it had.
 func capLogValue(s string) string {
