@@ -136,7 +136,8 @@ func (f *foundToken) fromCookie(sources []tokenSource) bool {
 // verified.
 func (h *Handler) readToken(r *http.Request) (foundToken, reason) {
 	var found foundToken
-	// Room for the usual one token per source without a heap allocation.
+	// Room for the usual one token per header source without a heap
+	// allocation.
 	var buf [2]string
 	for i := range h.sources {
 		src := &h.sources[i]

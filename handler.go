@@ -24,8 +24,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // authenticate does the steps, each once: remove spoofed claim headers,
-// read the token, verify it, check CSRF, revocation and required claims,
-// hand the claims on, and call next.
+// answer the resource metadata document, read the token, check CSRF for a
+// cookie, verify the token, check its sender constraint, revocation and
+// required claims, hand the claims on, and call next.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.removeSpoofedHeaders(r)
 

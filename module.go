@@ -35,9 +35,10 @@ const (
 // placeholders, the user as `{http.auth.user.id}`, and as request headers
 // configured with `claim_header`.
 //
-// Rejections are returned as HTTP errors (401, 400, 403 or 503 with an
-// RFC 6750 `WWW-Authenticate` challenge) so that `handle_errors` can
-// render them.
+// Rejections are 401, 400, 403 or 503 with an RFC 6750 `WWW-Authenticate`
+// challenge. They are returned as HTTP errors wherever error routes could
+// render them (`handle_errors`, a subroute's `errors`) and for every 503;
+// elsewhere the handler writes the status itself (refusal.go).
 type Handler struct {
 	// Key sources that verify tokens from any issuer without an issuer
 	// block of its own: an HMAC `secret`, `public_key` PEM files and

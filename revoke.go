@@ -118,7 +118,7 @@ const (
 // returns; the handler calls its check.
 type revocationCheck struct {
 	store RevocationStore
-	// cache is nil when no answer of the store is ever cached.
+	// cache holds the store's answers that may be cached (CacheKey).
 	cache        *revocationCache
 	inflight     singleflight.Group
 	versionClaim claimPath
