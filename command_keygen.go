@@ -179,8 +179,8 @@ func newKeyFiles(alg algorithm, rsaBits int, dir, name string) ([]keyFile, error
 func generatePrivateKey(alg algorithm, rsaBits int) (crypto.Signer, error) {
 	switch {
 	case rsaAlgorithms.has(alg):
-		if rsaBits < minRSABits || rsaBits > maxRSABits {
-			return nil, fmt.Errorf("--rsa-bits %d is out of range: the jwt handler accepts RSA keys of %d to %d bits", rsaBits, minRSABits, maxRSABits)
+		if err := checkRSAKeySize(rsaBits); err != nil {
+			return nil, fmt.Errorf("--rsa-bits: %v", err)
 		}
 		return rsa.GenerateKey(rand.Reader, rsaBits)
 	case alg == algES256:

@@ -243,11 +243,7 @@ func (s *HTTPStore) Lookup(ctx context.Context, q RevocationQuery) (RevocationFa
 	if err != nil {
 		// The url.Error would repeat the URL, which names the subject
 		// and may carry an API key.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return f, fmt.Errorf("http: %v", err)
+		return f, fmt.Errorf("http: %v", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, httpStoreBodyLimit))

@@ -206,11 +206,7 @@ func parseRedisURL(loc string) (*redisOptions, bool, error) {
 		err = fmt.Errorf("unknown topology %q in the scheme (sentinel or cluster)", topology)
 	}
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, false, fmt.Errorf("the location is not a valid redis URL: %v", err)
+		return nil, false, fmt.Errorf("the location is not a valid redis URL: %v", withoutURL(err))
 	}
 	return o, base == "rediss", nil
 }
