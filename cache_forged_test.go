@@ -69,6 +69,9 @@ func TestKeyChangeForgetsForgedTokens(t *testing.T) {
 	// A check that started before the change does not store its result.
 	generation := h.cache.generation.Load()
 	tok, _, _ := h.verifyToken(context.Background(), forged, time.Now())
+	if tok == nil {
+		t.Fatal("the refusal returned no token to remember")
+	}
 	h.verifier.keysChanged()
 	h.cache.putForged(forged, h.cache.hash(forged), tok, generation)
 	if h.cache.forgedToken(forged, h.cache.hash(forged)) != nil {

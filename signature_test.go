@@ -38,7 +38,11 @@ func TestVerifySignatureAgreesWithGolangJWT(t *testing.T) {
 	for alg, k := range ecKeys {
 		keys[alg] = pair{k, &k.PublicKey}
 	}
-	otherEC := ecKeys[algES256].Public()
+	otherP256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherEC := otherP256.Public()
 	wrongKeys := []any{secret, &rsaKey.PublicKey, otherEC, nil, "key"}
 
 	const input = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0"

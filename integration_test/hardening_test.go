@@ -192,7 +192,10 @@ func TestJWKSWithUnusableMembersKeepsItsUsableKeysAndIgnoresForgeableOnes(t *tes
 	// Refreshes every second: each skipped member is logged once, by kid.
 	hits := idp.jwksHits.Load()
 	deadline := time.Now().Add(20 * time.Second)
-	for idp.jwksHits.Load() < hits+2 && time.Now().Before(deadline) {
+	for idp.jwksHits.Load() < hits+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the JWKS was fetched %d more times in 20 s, want 2 (refresh 1s)", idp.jwksHits.Load()-hits)
+		}
 		time.Sleep(50 * time.Millisecond) // polling interval
 	}
 	lines := jwtLogEntries(c.Logs(), "jwks key not used")

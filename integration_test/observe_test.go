@@ -43,6 +43,16 @@ func TestObserveModePassesTheWholeResultTableUpstreamWithoutIdentity(t *testing.
 		t.Fatal(err)
 	}
 	check(t, c, up, http.MethodGet, "/orders", rows[3].header, expectation{http.StatusUnauthorized, invalidToken(descExpired)})
+	for _, row := range rows[1:] {
+		want := http.StatusUnauthorized
+		if row.result == "forbidden" {
+			want = http.StatusForbidden
+		}
+		n := up.Count()
+		if resp := send(t, row.method, c.URL("/orders"), row.header, nil); resp.StatusCode != want || up.Count() != n {
+			t.Errorf("%s after the switch to enforce: status %d, reached the upstream %d times; want %d and never", row.name, resp.StatusCode, up.Count()-n, want)
+		}
+	}
 	check(t, c, up, http.MethodGet, "/orders", bearer(good), accepted)
 }
 
