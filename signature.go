@@ -13,24 +13,20 @@ import (
 )
 
 // verifySignature reports whether sig is alg's signature of signingInput
-// under key (a verificationKey's material). HMAC, RSASSA-PKCS1-v1_5 and
-// ECDSA call the standard library directly, with the digest on the stack
+// under key (a verificationKey's material). RSASSA-PKCS1-v1_5 and ECDSA
+// call the standard library directly, with the digest on the stack
 // and no copy of the signing input: they are what most tokens use, and
 // golang-jwt's signing methods allocate a hasher, a digest and a copy of
 // the input on every call (for ECDSA also two big.Ints and an ASN.1
 // signature). The checks are the same as golang-jwt's: the key's type,
 // for ECDSA a signature of exactly twice the curve's size with r and s
-// not zero. RSASSA-PSS and EdDSA go through golang-jwt.
+// not zero. RSASSA-PSS and EdDSA go through golang-jwt, and so does HMAC
+// here: a key's HMAC checks go through its pooled keyed hashes (verifies),
+// and this path is only reached by a key of another type, which fails.
 func verifySignature(alg algorithm, signingInput string, sig []byte, key any) bool {
 	// A view of the input, not a copy: it is only read, by the hashes.
 	input := unsafe.Slice(unsafe.StringData(signingInput), len(signingInput))
 	switch alg {
-	case algHS256:
-		return verifyHMAC(sha256.New, input, sig, key)
-	case algHS384:
-		return verifyHMAC(sha512.New384, input, sig, key)
-	case algHS512:
-		return verifyHMAC(sha512.New, input, sig, key)
 	case algRS256:
 		sum := sha256.Sum256(input)
 		return verifyPKCS1v15(crypto.SHA256, sum[:], sig, key)
@@ -87,17 +83,6 @@ func newMACPools(secret []byte) *macPools {
 		pools[i].New = func() any { return hmac.New(newHash, secret) }
 	}
 	return &pools
-}
-
-func verifyHMAC(newHash func() hash.Hash, input, sig []byte, key any) bool {
-	secret, ok := key.([]byte)
-	if !ok {
-		return false
-	}
-	mac := hmac.New(newHash, secret)
-	mac.Write(input)
-	var sum [sha512.Size]byte
-	return hmac.Equal(sig, mac.Sum(sum[:0]))
 }
 
 func verifyPKCS1v15(h crypto.Hash, digest, sig []byte, key any) bool {
