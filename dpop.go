@@ -124,7 +124,7 @@ func (h *Handler) provisionDPoP(ctx caddy.Context) (*dpopChecker, func(), error)
 		cfg = &DPoPConfig{}
 	}
 	d := &dpopChecker{algorithms: defaultProofAlgorithms, leeway: defaultDPoPLeeway, maxAge: defaultDPoPMaxAge, logger: h.logger, advertise: h.DPoP != nil || h.DPoPNonce != nil}
-	switch strings.ToLower(cfg.Mode) {
+	switch cfg.Mode {
 	case "", "allowed":
 	case "off":
 		d.mode = dpopOff
