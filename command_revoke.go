@@ -235,10 +235,10 @@ func (c revokeChange) writeRedis(ctx context.Context, conn *RedisConnection, pre
 		return fmt.Errorf("redis at %s: %v", opts.addresses(), err)
 	}
 	if channel == "" {
-		channel = prefix + "revoked"
+		channel = defaultPushChannel(prefix)
 	}
 	for _, key := range written {
-		if err := publishRevocation(ctx, client, channel, key); err != nil {
+		if err := client.Publish(ctx, channel, key).Err(); err != nil {
 			return fmt.Errorf("written, but not published on %s (instances with push see it after their cache time): %v", channel, err)
 		}
 	}

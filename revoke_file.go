@@ -105,8 +105,11 @@ func (s *FileStore) Provision(ctx caddy.Context) error {
 		return err
 	}
 	path, err := resolvePlaceholders(s.Location)
-	if err != nil || path == "" {
+	if err != nil {
 		return fmt.Errorf("jwt: revocation file %q: %v", s.Location, err)
+	}
+	if path == "" {
+		return fmt.Errorf("jwt: revocation file %q: the location is empty", s.Location)
 	}
 	s.path = path
 	s.logger = ctx.Logger().With(zap.String("path", path))

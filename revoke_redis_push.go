@@ -55,9 +55,14 @@ const (
 
 func (p *RedisPush) setDefaults(prefix string) {
 	if p.Channel == "" {
-		p.Channel = prefix + "revoked"
+		p.Channel = defaultPushChannel(prefix)
 	}
 }
+
+// defaultPushChannel is where revocations under prefix are announced when
+// no channel is named: the handler listens there, `caddy jwt revoke`
+// publishes there.
+func defaultPushChannel(prefix string) string { return prefix + "revoked" }
 
 func (p *RedisPush) validate() error {
 	if p.FallbackCache < 0 {
@@ -248,9 +253,4 @@ func (s *RedisStore) lookupCache(ttl time.Duration) (*revocationCache, error) {
 	shared.logger.Store(s.logger)
 	s.releases = append(s.releases, func() { _, _ = lookupCaches.Delete(key) })
 	return shared.cache, nil
-}
-
-// publishRevocation announces that key was written, for `caddy jwt revoke`.
-func publishRevocation(ctx context.Context, client redis.UniversalClient, channel, key string) error {
-	return client.Publish(ctx, channel, key).Err()
 }
