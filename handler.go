@@ -160,7 +160,7 @@ func (h *Handler) checkRequirements(token *verifiedToken, now time.Time) reason 
 		}
 	}
 	if h.MaxAge > 0 {
-		return checkAuthenticationAge(token.decodedClaims(), time.Duration(h.MaxAge), h.verifier.leeway, now)
+		return checkAuthenticationAge(token, time.Duration(h.MaxAge), h.verifier.leeway, now)
 	}
 	return reasonAllowed
 }

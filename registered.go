@@ -1,7 +1,6 @@
 package caddyjwt
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -42,7 +41,7 @@ func (c rawClaim) stringOrAbsent() (s string, ok bool) {
 // registeredClaims are the registered claims the verifier reads, as the
 // token states them.
 type registeredClaims struct {
-	iss, sub, jti, exp, nbf, iat, aud, cnf rawClaim
+	iss, sub, jti, exp, nbf, iat, aud, cnf, authTime rawClaim
 }
 
 // readRegisteredClaims checks the claims JSON as the claims parser will,
@@ -77,6 +76,8 @@ func (t *verifiedToken) readRegisteredClaims(index *[maxIndexedClaims]indexedCla
 			r.aud = rawClaim{kind, text}
 		case "cnf":
 			r.cnf = rawClaim{kind, text}
+		case "auth_time":
+			r.authTime = rawClaim{kind, text}
 		}
 	})
 	if !ok {
@@ -109,6 +110,11 @@ func (v *tokenVerifier) checkClaims(scope *keyScope, t *verifiedToken, r *regist
 	if t.issuedAt, _, ok = readNumericDate(r.iat); !ok {
 		return reasonBadClaims
 	}
+	// auth_time matters only to max_age, which judges it on every request
+	// (stepup.go); read once here, it makes no token invalid.
+	var authTimePresent, authTimeOK bool
+	t.authTime, authTimePresent, authTimeOK = readNumericDate(r.authTime)
+	t.hasAuthTime = authTimePresent && authTimeOK
 	audienceMet, ok := audienceMeets(r.aud, scope.audience)
 	if !ok {
 		return reasonBadClaims
@@ -178,29 +184,6 @@ func readNumericDate(c rawClaim) (at time.Time, present, ok bool) {
 	}
 	whole, frac := math.Modf(f)
 	return time.Unix(int64(whole), int64(frac*1e9)).Truncate(time.Second), true, true
-}
-
-// rawClaimOf is a decoded claim as the JSON visitor would report it, for
-// the rules on registered claims that run on decoded claims (max_age's
-// auth_time).
-func rawClaimOf(claims map[string]any, name string) rawClaim {
-	v, present := claims[name]
-	if !present {
-		return rawClaim{}
-	}
-	switch v := v.(type) {
-	case json.Number:
-		return rawClaim{jws.Number, string(v)}
-	case string:
-		return rawClaim{jws.String, v}
-	case bool:
-		return rawClaim{kind: jws.Bool}
-	case nil:
-		return rawClaim{kind: jws.Null}
-	case []any:
-		return rawClaim{kind: jws.Array}
-	}
-	return rawClaim{kind: jws.Object}
 }
 
 // audienceMeets reports whether the token's aud (RFC 7519 §4.1.3: a string

@@ -92,12 +92,11 @@ func validateMaxAge(d time.Duration) error {
 // Connect Core §2) at most maxAge ago, with the usual leeway for clocks.
 // Checked on every request, also for cached tokens: an authentication
 // grows old while its token is still valid.
-func checkAuthenticationAge(claims map[string]any, maxAge, leeway time.Duration, now time.Time) reason {
-	authTime, present, ok := readNumericDate(rawClaimOf(claims, "auth_time"))
-	if !present || !ok {
+func checkAuthenticationAge(token *verifiedToken, maxAge, leeway time.Duration, now time.Time) reason {
+	if !token.hasAuthTime {
 		return reasonNoAuthTime
 	}
-	if now.Sub(authTime) > maxAge+leeway {
+	if now.Sub(token.authTime) > maxAge+leeway {
 		return reasonAuthenticationTooOld
 	}
 	return reasonAllowed

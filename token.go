@@ -23,6 +23,10 @@ type verifiedToken struct {
 	issuedAt  time.Time // zero when the token has no iat
 	expiresAt time.Time
 	notBefore time.Time // zero when the token has no nbf
+	// authTime is auth_time (max_age), hasAuthTime false when the token
+	// has none or it is not a NumericDate.
+	authTime    time.Time
+	hasAuthTime bool
 
 	// claimsJSON is the decoded claims segment; the claims' strings are
 	// slices of it, so keeping it costs nothing more. claimsSize estimates
