@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // DPoPReplayConfig says where used DPoP proofs are remembered, so that
@@ -64,7 +62,7 @@ type proofReplay struct {
 	store        proofReplayStore
 	allowOnError bool
 	logger       *zap.Logger
-	lastErrorLog atomic.Int64 // unix nanoseconds
+	errorLog     storeErrorLog
 }
 
 // provisionProofReplay opens the configured store.
@@ -117,28 +115,16 @@ func (p *proofReplay) check(ctx context.Context, thumbprint, jti string, expires
 	first, err := p.store.firstUse(ctx, thumbprint+" "+jti, expires)
 	switch {
 	case errors.Is(err, errReplayStoreFull):
-		p.logError("DPoP proof refused: the replay cache is full (raise dpop replay entries or lower max_age)", err)
+		p.errorLog.write(p.logger, "DPoP proof refused: the replay cache is full (raise dpop replay entries or lower max_age)", err)
 		return reasonDPoPReplayUnavailable
 	case err != nil && p.allowOnError:
-		p.logError("DPoP replay store unavailable; proof accepted unchecked (on_error allow)", err)
+		p.errorLog.write(p.logger, "DPoP replay store unavailable; proof accepted unchecked (on_error allow)", err)
 		return reasonAllowed
 	case err != nil:
-		p.logError("DPoP replay store unavailable; request refused (on_error deny)", err)
+		p.errorLog.write(p.logger, "DPoP replay store unavailable; request refused (on_error deny)", err)
 		return reasonDPoPReplayUnavailable
 	case !first:
 		return reasonDPoPReplayed
 	}
 	return reasonAllowed
-}
-
-// logError logs at most once per revocationErrorLogEvery.
-func (p *proofReplay) logError(msg string, err error) {
-	now := time.Now().UnixNano()
-	last := p.lastErrorLog.Load()
-	if now-last < int64(revocationErrorLogEvery) || !p.lastErrorLog.CompareAndSwap(last, now) {
-		return
-	}
-	if ce := p.logger.Check(zapcore.WarnLevel, msg); ce != nil {
-		ce.Write(zap.Error(err))
-	}
 }

@@ -8,12 +8,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -108,10 +106,6 @@ const (
 	// revocationCacheEntries bounds the lookup cache. With keys of at most
 	// maxRevocationCacheKey bytes it holds well under 16 MiB.
 	revocationCacheEntries = 10000
-
-	// revocationErrorLogEvery spaces out the log lines of a store that is
-	// down, so that a busy site does not write one per request.
-	revocationErrorLogEvery = time.Second
 )
 
 // revocationCheck applies the three revocation rules to the facts a store
@@ -124,7 +118,7 @@ type revocationCheck struct {
 	versionClaim claimPath
 	allowOnError bool
 	logger       *zap.Logger
-	lastErrorLog atomic.Int64 // unix nanoseconds
+	errorLog     storeErrorLog
 }
 
 // Counters of revocation_lookups_total, resolved once.
@@ -301,21 +295,9 @@ func tokenVersion(v any) (int64, bool) {
 // unavailable decides a request whose revocation status is unknown.
 func (c *revocationCheck) unavailable(err error) reason {
 	if c.allowOnError {
-		c.logStoreError(zapcore.WarnLevel, "revocation store unavailable; request let through (on_error allow)", err)
+		c.errorLog.write(c.logger, "revocation store unavailable; request let through (on_error allow)", err)
 		return reasonAllowed
 	}
-	c.logStoreError(zapcore.WarnLevel, "revocation store unavailable; request refused (on_error deny)", err)
+	c.errorLog.write(c.logger, "revocation store unavailable; request refused (on_error deny)", err)
 	return reasonRevocationUnavailable
-}
-
-// logStoreError logs at most once per revocationErrorLogEvery.
-func (c *revocationCheck) logStoreError(level zapcore.Level, msg string, err error) {
-	now := time.Now().UnixNano()
-	last := c.lastErrorLog.Load()
-	if now-last < int64(revocationErrorLogEvery) || !c.lastErrorLog.CompareAndSwap(last, now) {
-		return
-	}
-	if ce := c.logger.Check(level, msg); ce != nil {
-		ce.Write(zap.Error(err))
-	}
 }
