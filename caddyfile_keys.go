@@ -5,30 +5,34 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 // The key sources of the Caddyfile: secret, public_key, jwks and issuer
 // blocks, at the top level and inside an issuer.
 
+// unmarshalSecret parses `<what> <value> [base64]`, the one spelling of an
+// HMAC secret (secret, dpop_nonce's secret).
+func unmarshalSecret(d *caddyfile.Dispenser, what string) (*SecretKey, error) {
+	args := d.RemainingArgs()
+	switch {
+	case len(args) == 0:
+		// Most often `secret {$JWT_SECRET}` with the variable unset.
+		return nil, d.Errf("%s has no value (a {$VAR} that is not set is empty when the Caddyfile is read)", what)
+	case len(args) > 2:
+		return nil, d.ArgErr()
+	case len(args) == 2 && args[1] != "base64":
+		return nil, d.Errf("%s: unknown encoding %q (only base64)", what, args[1])
+	}
+	return &SecretKey{Value: args[0], Base64: len(args) == 2}, nil
+}
+
 // unmarshalKeySource parses secret, public_key and jwks, which appear both
 // at the top level and in issuer blocks. It reports whether the current
 // token was one of them.
 func (ks *KeySources) unmarshalKeySource(d *caddyfile.Dispenser) (bool, error) {
 	switch d.Val() {
 	case "secret":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			// Most often `secret {$JWT_SECRET}` with the variable unset.
-			return true, d.Err("secret has no value (a {$VAR} that is not set is empty when the Caddyfile is read)")
-		}
-		if len(args) > 2 {
-			return true, d.ArgErr()
-		}
 		if ks.Secret != nil {
 			return true, d.Err("secret given twice")
 		}
-		ks.Secret = &SecretKey{Value: args[0]}
-		if len(args) == 2 {
-			if args[1] != "base64" {
-				return true, d.Errf("secret: unknown encoding %q (only base64)", args[1])
-			}
-			ks.Secret.Base64 = true
-		}
+		var err error
+		ks.Secret, err = unmarshalSecret(d, "secret")
+		return true, err
 	case "public_key":
 		args := d.RemainingArgs()
 		if len(args) < 1 || len(args) > 2 {

@@ -121,16 +121,9 @@ func unmarshalDPoPNonce(d *caddyfile.Dispenser) (*DPoPNonceConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "secret":
-			args := d.RemainingArgs()
-			if len(args) == 0 || len(args) > 2 {
-				return nil, d.Err("dpop_nonce secret: give a value (a {$VAR} that is not set is empty when the Caddyfile is read) and optionally base64")
-			}
-			cfg.Secret = &SecretKey{Value: args[0]}
-			if len(args) == 2 {
-				if args[1] != "base64" {
-					return nil, d.Errf("dpop_nonce secret: unknown encoding %q (only base64)", args[1])
-				}
-				cfg.Secret.Base64 = true
+			var err error
+			if cfg.Secret, err = unmarshalSecret(d, "dpop_nonce secret"); err != nil {
+				return nil, err
 			}
 		case "rotate":
 			var err error
