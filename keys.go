@@ -160,9 +160,10 @@ func appendMatchingKeys(dst, keys []*verificationKey, kid string, alg algorithm)
 	return dst
 }
 
-// loadSecret resolves a configured HMAC secret into key bytes. Placeholders
-// such as {env.JWT_SECRET} and {file./run/secrets/jwt} are resolved here,
-// once; an unset variable is an error rather than an empty key.
+// loadSecret turns a configured HMAC secret into a key, once, at load:
+// secretBytes resolves its placeholders ({env.JWT_SECRET},
+// {file./run/secrets/jwt}); an unset variable is an error rather than an
+// empty key.
 func loadSecret(cfg *SecretKey, allowed algorithmSet) (*verificationKey, error) {
 	key, err := secretBytes(cfg)
 	if err != nil {
