@@ -1,9 +1,7 @@
 package caddyjwt
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"math"
 	"net/http"
 	"time"
 
@@ -110,9 +108,8 @@ func (d *dpopChecker) parseProof(raw string) (*dpopProof, reason) {
 		return nil, reasonDPoPBadAlgorithm
 	}
 
-	signature := raw[payloadEnd+1:]
-	sig := make([]byte, base64.RawURLEncoding.DecodedLen(len(signature)))
-	if !jws.DecodeBase64URL(sig, signature) {
+	sig, ok := decodeSignature(raw[payloadEnd+1:])
+	if !ok {
 		return nil, reasonDPoPMalformedProof
 	}
 	if !verifySignature(alg, raw[:payloadEnd], sig, key.material) {
@@ -149,12 +146,9 @@ func readProofClaims(claims map[string]any, thumbprint string) (*dpopProof, reas
 	if !ok {
 		return nil, reasonDPoPMalformedProof
 	}
-	f, err := iat.Float64()
-	if err != nil || math.IsNaN(f) || math.Abs(f) > maxNumericDate {
+	if p.iat, ok = parseNumericDate(string(iat)); !ok {
 		return nil, reasonDPoPMalformedProof
 	}
-	sec, frac := math.Modf(f)
-	p.iat = time.Unix(int64(sec), int64(frac*1e9))
 	if v, present := claims["ath"]; present {
 		if p.ath, ok = v.(string); !ok {
 			return nil, reasonDPoPMalformedProof

@@ -178,12 +178,19 @@ func readNumericDate(c rawClaim) (at time.Time, present, ok bool) {
 	if c.kind != jws.Number {
 		return time.Time{}, true, false
 	}
-	f, err := strconv.ParseFloat(c.text, 64)
+	at, ok = parseNumericDate(c.text)
+	return at.Truncate(time.Second), true, ok
+}
+
+// parseNumericDate reads the JSON number text of a NumericDate (RFC 7519 §2),
+// fractions kept; ok is false beyond ±maxNumericDate seconds.
+func parseNumericDate(number string) (time.Time, bool) {
+	f, err := strconv.ParseFloat(number, 64)
 	if err != nil || math.IsNaN(f) || math.Abs(f) > maxNumericDate {
-		return time.Time{}, true, false
+		return time.Time{}, false
 	}
 	whole, frac := math.Modf(f)
-	return time.Unix(int64(whole), int64(frac*1e9)).Truncate(time.Second), true, true
+	return time.Unix(int64(whole), int64(frac*1e9)), true
 }
 
 // audienceMeets reports whether the token's aud (RFC 7519 §4.1.3: a string

@@ -227,10 +227,8 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 	if len(keys) > maxKeysPerToken {
 		keys = keys[:maxKeysPerToken]
 	}
-	// Decoded with the same strict decoder as the other segments:
-	// encoding/base64 would skip line breaks inside it.
-	sig := make([]byte, base64.RawURLEncoding.DecodedLen(len(signature)))
-	if !jws.DecodeBase64URL(sig, signature) {
+	sig, ok := decodeSignature(signature)
+	if !ok {
 		return reasonMalformed
 	}
 	for _, k := range keys {
@@ -239,6 +237,13 @@ func (s *keyScope) checkSignature(ctx context.Context, signingInput, signature, 
 		}
 	}
 	return reasonBadSignature
+}
+
+// decodeSignature decodes a signature segment with the same strict decoder
+// as the other segments: encoding/base64 would skip line breaks inside it.
+func decodeSignature(segment string) ([]byte, bool) {
+	sig := make([]byte, base64.RawURLEncoding.DecodedLen(len(segment)))
+	return sig, jws.DecodeBase64URL(sig, segment)
 }
 
 // normalizeTokenType lowercases a typ and drops the optional
