@@ -29,13 +29,19 @@ type tokenBinding struct {
 // claims invalid: a binding the edge cannot read must not be ignored.
 // Other confirmation methods (`jwk`, `jku`, …) are not sender checks this
 // edge performs, and a token carrying only those is refused too.
-func readTokenBinding(claims map[string]any, raw string) (tokenBinding, bool) {
+//
+// claim is cnf as the verifier read it; only this object is decoded, not
+// the rest of the claims.
+func readTokenBinding(claim rawClaim, raw string) (tokenBinding, bool) {
 	var b tokenBinding
-	v, ok := claims["cnf"]
-	if !ok {
+	switch claim.kind {
+	case 0:
 		return b, true
+	case jws.Object:
+	default:
+		return b, false
 	}
-	cnf, ok := v.(map[string]any)
+	cnf, ok := jws.ParseObject(claim.text)
 	if !ok {
 		return b, false
 	}

@@ -2,6 +2,7 @@ package caddyjwt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"strconv"
@@ -112,7 +113,16 @@ func TestTokenBindingIsReadFromCnf(t *testing.T) {
 		{"jkt too short", map[string]any{"cnf": map[string]any{"jkt": "abc"}}, false, false},
 		{"only a confirmation method not checked here", map[string]any{"cnf": map[string]any{"jwk": map[string]any{}}}, false, false},
 	} {
-		b, ok := readTokenBinding(tc.claims, "token")
+		claimsJSON, err := json.Marshal(tc.claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var index [maxIndexedClaims]indexedClaim
+		registered, _, rsn := (&verifiedToken{claimsJSON: string(claimsJSON)}).readRegisteredClaims(&index)
+		if rsn != reasonAllowed {
+			t.Fatalf("%s: claims refused: %s", tc.name, rsn)
+		}
+		b, ok := readTokenBinding(registered.cnf, "token")
 		if ok != tc.ok || (b.keyThumbprint != "") != tc.bound {
 			t.Errorf("%s: ok %v bound %v, want %v %v", tc.name, ok, b.keyThumbprint != "", tc.ok, tc.bound)
 		}

@@ -167,10 +167,8 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string, now time.Time) (
 	if rsn := v.checkClaims(scope, token, &registered, now); rsn != reasonAllowed {
 		return token, rsn
 	}
-	if registered.cnf.kind != 0 {
-		if token.binding, ok = readTokenBinding(token.decodedClaims(), raw); !ok {
-			return token, reasonBadClaims
-		}
+	if token.binding, ok = readTokenBinding(registered.cnf, raw); !ok {
+		return token, reasonBadClaims
 	}
 	return token, reasonAllowed
 }
