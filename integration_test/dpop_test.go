@@ -169,9 +169,11 @@ func TestDPoPProofDefectsAreEachRefusedWithTheirError(t *testing.T) {
 		})
 	}
 
-	// A tampered signature: the last character of a valid proof changed.
+	// A tampered signature: the first character of a valid proof's signature
+	// changed. Every bit of it is data, so the signature always differs.
 	p := key.proof(t, "GET", url, token)
-	tampered := p[:len(p)-2] + map[bool]string{true: "AA", false: "BA"}[strings.HasSuffix(p, "AA")]
+	sigStart := strings.LastIndexByte(p, '.') + 1
+	tampered := p[:sigStart] + map[bool]string{true: "B", false: "A"}[p[sigStart] == 'A'] + p[sigStart+1:]
 	s.expect(t, "GET", "/orders", dpopRequest(token, tampered), http.StatusUnauthorized, dpopProofError("the DPoP proof's signature is invalid"))
 
 	m := scrapeMetrics(t, s.caddy)
