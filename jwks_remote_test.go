@@ -189,9 +189,9 @@ func TestRefreshDropsRemovedKeysAndSendsIfNoneMatch(t *testing.T) {
 	if ids, _ := keyIDsFor(t, set, "b", algES256); len(ids) != 1 {
 		t.Fatal("key b lost")
 	}
-	if changes.Load() == changesBefore {
-		t.Fatal("subscribers were not told that the key set changed")
-	}
+	// The new set is visible before the subscribers are called, so the
+	// call may still be under way here.
+	eventually(t, "the subscribers to be told that the key set changed", func() bool { return changes.Load() > changesBefore })
 }
 
 func TestOversizedJWKSIsRefused(t *testing.T) {
@@ -224,7 +224,7 @@ func TestDiscoveryUsesJWKSURIOnlyWhenIssuerMatches(t *testing.T) {
 
 	docIssuer.Store("https://someone-else.example")
 	client := &http.Client{}
-	if _, err := discoverJWKSURL(context.Background(), client, srv.URL, time.Second); err == nil || !strings.Contains(err.Error(), "not used") {
+	if _, err := discoverJWKSURL(context.Background(), client, srv.URL, 10*time.Second); err == nil || !strings.Contains(err.Error(), "not used") {
 		t.Fatalf("mismatching issuer: err = %v", err)
 	}
 
