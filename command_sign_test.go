@@ -106,22 +106,24 @@ func TestSignLifetimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
 	for flag, want := range map[string]time.Duration{
 		"1d":    24 * time.Hour,
 		"1h30m": 90 * time.Minute,
 		"-1h":   -time.Hour,
 		"-2d":   -48 * time.Hour,
 	} {
+		// sign reads the clock once, between before and after.
+		before := time.Now()
 		out, err := runCommand(t, newSignCommand, "", "--key", priv, "--exp", flag)
+		after := time.Now()
 		if err != nil {
 			t.Fatalf("--exp %s: %v", flag, err)
 		}
 		token := strings.TrimSpace(out)
 		decoded, _ := decodeUnverified(token)
 		got, _ := decoded.claims["exp"].(json.Number).Int64()
-		if w := now.Add(want).Unix(); got < w-2 || got > w+2 {
-			t.Errorf("--exp %s: exp = %d, want %d", flag, got, w)
+		if lo, hi := before.Add(want).Unix(), after.Add(want).Unix(); got < lo || got > hi {
+			t.Errorf("--exp %s: exp = %d, want %d to %d", flag, got, lo, hi)
 		}
 		_, rsn := verifierFor(key).verify(context.Background(), token, time.Now())
 		if wantReason := map[bool]reason{true: reasonAllowed, false: reasonExpired}[want > 0]; rsn != wantReason {
@@ -142,20 +144,22 @@ func TestSignTakesAlgorithmNamesInAnyCase(t *testing.T) {
 
 func TestSignNotBefore(t *testing.T) {
 	priv, _ := keyPair(t, "ES256")
-	now := time.Now()
-	for flag, want := range map[string]int64{
-		"-1m":                  now.Add(-time.Minute).Unix(),
-		"2030-01-02T03:04:05Z": time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).Unix(),
-		"1900000000":           1900000000,
+	for flag, want := range map[string]func(now time.Time) int64{
+		"-1m":                  func(now time.Time) int64 { return now.Add(-time.Minute).Unix() },
+		"2030-01-02T03:04:05Z": func(time.Time) int64 { return time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).Unix() },
+		"1900000000":           func(time.Time) int64 { return 1900000000 },
 	} {
+		// sign reads the clock once, between before and after.
+		before := time.Now()
 		out, err := runCommand(t, newSignCommand, "", "--key", priv, "--nbf", flag)
+		after := time.Now()
 		if err != nil {
 			t.Fatal(err)
 		}
 		decoded, _ := decodeUnverified(strings.TrimSpace(out))
 		got, _ := decoded.claims["nbf"].(json.Number).Int64()
-		if got < want-2 || got > want+2 {
-			t.Errorf("--nbf %s: nbf = %d, want %d", flag, got, want)
+		if lo, hi := want(before), want(after); got < lo || got > hi {
+			t.Errorf("--nbf %s: nbf = %d, want %d to %d", flag, got, lo, hi)
 		}
 	}
 	if _, err := runCommand(t, newSignCommand, "", "--key", priv, "--nbf", "soon"); err == nil {
