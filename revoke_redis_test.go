@@ -18,6 +18,9 @@ import (
 // startTestRedis runs a real redis-server without persistence on a free
 // loopback port for the test, killed by its own PID at the end, and
 // returns its URL. Without redis-server the test skips, except under CI.
+// The port is free when picked but may be taken before redis-server binds
+// it (tests of other packages open ports meanwhile): a server that exits
+// is started again on another port.
 func startTestRedis(tb testing.TB) string {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
@@ -27,6 +30,22 @@ func startTestRedis(tb testing.TB) string {
 		}
 		tb.Skip("redis-server is not installed; scripts/install-test-deps.sh installs it")
 	}
+	for attempt := 1; ; attempt++ {
+		url, ok := startRedisOnFreePort(tb, bin)
+		if ok {
+			return url
+		}
+		if attempt == 5 {
+			tb.Fatal("redis-server exited at start on 5 free ports in a row")
+		}
+	}
+}
+
+// startRedisOnFreePort starts redis-server on a port that was free a
+// moment ago and waits for it to answer PING. It reports false if the
+// server exited instead, as it does when the port was taken meanwhile.
+func startRedisOnFreePort(tb testing.TB, bin string) (string, bool) {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -37,20 +56,40 @@ func startTestRedis(tb testing.TB) string {
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	tb.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 	})
 	url := "redis://127.0.0.1:" + strconv.Itoa(port)
 	client := redisClient(tb, url)
 	deadline := time.Now().Add(10 * time.Second)
 	for client.Ping(context.Background()).Err() != nil {
+		select {
+		case <-exited:
+			return "", false
+		default:
+		}
 		if time.Now().After(deadline) {
 			tb.Fatal("redis-server did not answer PING within 10s")
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
-	return url
+	// The server that answers may be another test's, started on the same
+	// port first: then ours exits, if it has not already.
+	info, err := client.Info(context.Background(), "server").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
+		_ = cmd.Process.Kill()
+		return "", false
+	}
+	return url, true
 }
 
 func redisClient(tb testing.TB, url string) redis.UniversalClient {
