@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,38 +68,18 @@ var _ caddyjwt.RevocationStore = (*listStore)(nil)
 const secret = "third-party-store-test-secret-of-32+bytes"
 
 func TestAThirdPartyStoreIsLoadedByName(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cfg := map[string]any{
-		"admin": map[string]any{"disabled": true},
-		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{
-			"writer": map[string]any{"output": "discard"}}}},
-		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"test": map[string]any{
-			"listen": []string{addr},
-			"routes": []map[string]any{{"handle": []map[string]any{
-				{
-					"handler":    "jwt",
-					"secret":     map[string]any{"value": secret},
-					"algorithms": []string{"HS256"},
-					"revocation": map[string]any{
-						"store": map[string]any{"module": "denylist", "denied": []string{"revoked-1"}},
-						"cache": "1m",
-					},
-				},
-				{"handler": "static_response", "status_code": 200, "body": "ok"},
-			}}},
-		}}}},
-	}
-	body, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Load(body, true); err != nil {
-		t.Fatal(err)
+	// The port is free when picked, but may be taken before Caddy binds
+	// it (other packages' tests open ports meanwhile): then another one.
+	var addr string
+	for attempt := 1; ; attempt++ {
+		addr = freeAddr(t)
+		err := caddy.Load(storeTestConfig(t, addr), true)
+		if err == nil {
+			break
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { _ = caddy.Stop() })
 
@@ -133,4 +114,46 @@ func TestAThirdPartyStoreIsLoadedByName(t *testing.T) {
 	if lookups.Load() != before {
 		t.Error("the store's cacheable answer was not cached")
 	}
+}
+
+// freeAddr is a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// storeTestConfig is a Caddy config serving addr through the jwt handler
+// with the third-party store, revoked-1 on its deny list.
+func storeTestConfig(t *testing.T, addr string) []byte {
+	t.Helper()
+	cfg := map[string]any{
+		"admin": map[string]any{"disabled": true},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{
+			"writer": map[string]any{"output": "discard"}}}},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"test": map[string]any{
+			"listen": []string{addr},
+			"routes": []map[string]any{{"handle": []map[string]any{
+				{
+					"handler":    "jwt",
+					"secret":     map[string]any{"value": secret},
+					"algorithms": []string{"HS256"},
+					"revocation": map[string]any{
+						"store": map[string]any{"module": "denylist", "denied": []string{"revoked-1"}},
+						"cache": "1m",
+					},
+				},
+				{"handler": "static_response", "status_code": 200, "body": "ok"},
+			}}},
+		}}}},
+	}
+	body, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
