@@ -189,8 +189,10 @@ func TestRefreshDropsRemovedKeysAndSendsIfNoneMatch(t *testing.T) {
 	if ids, _ := keyIDsFor(t, set, "b", algES256); len(ids) != 1 {
 		t.Fatal("key b lost")
 	}
-	// The new set is visible before the subscribers are called, so the
-	// call may still be under way here.
+	// The new set is visible before the subscribers are called. The lookup
+	// that first missed key a waited for the fetch to end, calls included,
+	// but for at most unknownKIDMaxWait: after a longer stall of the fetch
+	// goroutine the call may still be under way here.
 	eventually(t, "the subscribers to be told that the key set changed", func() bool { return changes.Load() > changesBefore })
 }
 
