@@ -194,7 +194,7 @@ func stopByPID(t *testing.T, cmd *exec.Cmd, logs *lockedBuffer) <-chan struct{} 
 
 // waitListening polls, with a deadline, until addr accepts connections.
 func waitListening(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-exited:
@@ -206,7 +206,7 @@ func waitListening(addr string, exited <-chan struct{}) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not listening after 20s")
+			return fmt.Errorf("not listening after 30s")
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an event
 	}

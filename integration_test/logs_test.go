@@ -42,7 +42,7 @@ func jwtLogEntries(logs, msg string) []logEntry {
 // with msg: the log reaches us through a pipe, a moment after the response.
 func waitForLogEntries(t *testing.T, c *caddyProcess, msg string, n int) []logEntry {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		entries := jwtLogEntries(c.Logs(), msg)
 		if len(entries) >= n || time.Now().After(deadline) {
@@ -119,7 +119,7 @@ func TestLogsNeverContainTokensOrSecrets(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for accessLines() < len(reqs) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

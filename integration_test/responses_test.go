@@ -237,10 +237,11 @@ func TestRejectionsAreLoggedWithoutTheToken(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or a deadline passes.
+// waitFor polls cond until it holds or a deadline passes: 30s, which only
+// a broken run reaches, however starved of CPU the machine is.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
