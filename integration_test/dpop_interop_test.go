@@ -109,6 +109,9 @@ func TestDPoPInteropOIDCProviderTokensAndDPoPLibraryProofs(t *testing.T) {
 		strip_token
 	}
 	reverse_proxy `+up.Addr()))
+	// The keys are discovered in the background: until they are loaded the
+	// client's first call would get 503 instead of the 200 it must get.
+	waitForLog(t, c, `"msg":"jwks loaded"`)
 
 	for _, alg := range []string{"ES256", "Ed25519", "PS256"} {
 		t.Run(alg, func(t *testing.T) {
