@@ -138,8 +138,8 @@ func startPortPrintingUpstream(t *testing.T, cmd *exec.Cmd) string {
 			t.Fatalf("%s printed %q instead of its port; stderr:\n%s", cmd.Args, port, logs)
 		}
 		return "127.0.0.1:" + port
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s printed no port within 30s; stderr:\n%s", cmd.Args, logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s printed no port within 60s; stderr:\n%s", cmd.Args, logs)
 	}
 	return ""
 }

@@ -79,8 +79,8 @@ func startIdentityProvider(t *testing.T, node, dir string) string {
 		if !ok {
 			t.Fatalf("oidc-provider did not start:\n%s", stderr.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("oidc-provider not ready after 30s:\n%s", stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("oidc-provider not ready after 60s:\n%s", stderr.String())
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(port)
 }

@@ -100,7 +100,9 @@ func TestJWKSProviderDownAtStartGives503ThenTokensPassWithoutRestart(t *testing.
 	}
 
 	idp.start()
-	pollStatus(t, "token once the provider is up", c.URL("/api"), bearer(tok), http.StatusOK, 60*time.Second)
+	// Fetches back off from 1s up to a minute (±10%): the next one comes
+	// at most 66s after the provider is up.
+	pollStatus(t, "token once the provider is up", c.URL("/api"), bearer(tok), http.StatusOK, 90*time.Second)
 	check(t, c, up, http.MethodGet, "/api", bearer(tok), accepted)
 	t.Logf("JWKS fetches until the first success (backoff from 1s): %d", idp.jwksHits.Load())
 }

@@ -94,8 +94,8 @@ func startNodeServer(t *testing.T, dir, script string, args ...string) {
 		if !ok {
 			t.Fatalf("node %s exited before it was ready:\n%s", script, stderr.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node %s not ready after 30s:\n%s", script, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("node %s not ready after 60s:\n%s", script, stderr.String())
 	}
 }
 
