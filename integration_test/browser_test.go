@@ -23,8 +23,9 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // browserStepTimeout bounds each browser action: a hung page fails the test
-// instead of stalling the run.
-const browserStepTimeout = 15 * time.Second
+// instead of stalling the run, while a page that a CPU-starved Chromium
+// renders slowly still passes.
+const browserStepTimeout = 60 * time.Second
 
 // requireChromium skips the test when Chromium is not installed, except in
 // CI, where a missing browser would silently drop the end-to-end test.
@@ -313,9 +314,8 @@ func checkCrossSiteFormRefused(t *testing.T, ctx context.Context, c *caddyProces
 	if n := up.Count() - reached; n != 0 {
 		t.Errorf("the cross-site form POST reached the upstream %d times", n)
 	}
-	if !strings.Contains(c.Logs(), "cross-origin request refused") {
-		t.Error("the refusal was not logged with its reason")
-	}
+	// The refusal is logged with its reason.
+	waitForLog(t, c, "cross-origin request refused")
 }
 
 // newAttackerSite serves a page with a form that posts to target, on

@@ -247,7 +247,7 @@ func TestJWKSFromTheCLIServedByFileServerVerifiesInTheHandler(t *testing.T) {
 	for _, k := range []cliKey{es, ed} {
 		token := strings.TrimSpace(mustCaddyJWT(t, append([]string{"sign", "--alg", k.alg, "--sub", "alice"}, k.signFlags...)...))
 		// The first fetch may still be under way: 503 until it is done.
-		deadline := time.Now().Add(15 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			resp := get(t, verifier.URL("/x"), bearer(token))
 			if resp.StatusCode == 200 {

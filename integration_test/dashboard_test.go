@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // grafanaDashboard is the part of the dashboard JSON the checks read.
@@ -102,7 +101,7 @@ func checkDashboardQueries(t *testing.T, prom *prometheusServer) {
 				t.Errorf("panel %q: query %q uses a variable this check does not know", p.Title, q.Expr)
 				continue
 			}
-			prom.awaitQuery(t, expr, 10*time.Second)
+			prom.awaitQuery(t, expr, alertDeadline)
 			queries++
 		}
 	}
@@ -121,7 +120,7 @@ func checkDashboardQueries(t *testing.T, prom *prometheusServer) {
 			t.Errorf("variable %s: query %q is not label_values(<metric>, <label>)", v.Name, q.Query)
 			continue
 		}
-		for _, s := range prom.awaitQuery(t, "count by ("+m[2]+") ("+m[1]+")", 10*time.Second) {
+		for _, s := range prom.awaitQuery(t, "count by ("+m[2]+") ("+m[1]+")", alertDeadline) {
 			if s.Labels[m[2]] == "" {
 				t.Errorf("variable %s: %s has a series without %s", v.Name, m[1], m[2])
 			}

@@ -138,8 +138,8 @@ func startPortPrintingUpstream(t *testing.T, cmd *exec.Cmd) string {
 			t.Fatalf("%s printed %q instead of its port; stderr:\n%s", cmd.Args, port, logs)
 		}
 		return "127.0.0.1:" + port
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s printed no port within 30s; stderr:\n%s", cmd.Args, logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s printed no port within 60s; stderr:\n%s", cmd.Args, logs)
 	}
 	return ""
 }
@@ -194,7 +194,7 @@ func stopByPID(t *testing.T, cmd *exec.Cmd, logs *lockedBuffer) <-chan struct{} 
 
 // waitListening polls, with a deadline, until addr accepts connections.
 func waitListening(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-exited:
@@ -206,7 +206,7 @@ func waitListening(addr string, exited <-chan struct{}) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not listening after 20s")
+			return fmt.Errorf("not listening after 30s")
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an event
 	}

@@ -79,8 +79,8 @@ func startIdentityProvider(t *testing.T, node, dir string) string {
 		if !ok {
 			t.Fatalf("oidc-provider did not start:\n%s", stderr.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("oidc-provider not ready after 30s:\n%s", stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("oidc-provider not ready after 60s:\n%s", stderr.String())
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(port)
 }
@@ -109,6 +109,9 @@ func TestDPoPInteropOIDCProviderTokensAndDPoPLibraryProofs(t *testing.T) {
 		strip_token
 	}
 	reverse_proxy `+up.Addr()))
+	// The keys are discovered in the background: until they are loaded the
+	// client's first call would get 503 instead of the 200 it must get.
+	waitForLog(t, c, `"msg":"jwks loaded"`)
 
 	for _, alg := range []string{"ES256", "Ed25519", "PS256"} {
 		t.Run(alg, func(t *testing.T) {

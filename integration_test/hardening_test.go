@@ -180,7 +180,7 @@ func TestJWKSWithUnusableMembersKeepsItsUsableKeysAndIgnoresForgeableOnes(t *tes
 	up := newUpstream(t)
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+idp.JWKSURL()+" {\n\trefresh 1s\n}", "reverse_proxy "+up.Addr())))
 
-	pollStatus(t, "the usable ES256 key", c.URL("/api"), bearer(signKID(t, good, validClaims())), http.StatusOK, 20*time.Second)
+	pollStatus(t, "the usable ES256 key", c.URL("/api"), bearer(signKID(t, good, validClaims())), http.StatusOK, 30*time.Second)
 	check(t, c, up, http.MethodGet, "/api", bearer(signKID(t, rs, validClaims())), expectation{http.StatusOK, ""})
 	unknown := expectation{http.StatusUnauthorized, invalidToken(descUnknownKey)}
 	admin := validClaims("sub", "admin")
@@ -191,10 +191,10 @@ func TestJWKSWithUnusableMembersKeepsItsUsableKeysAndIgnoresForgeableOnes(t *tes
 
 	// Refreshes every second: each skipped member is logged once, by kid.
 	hits := idp.jwksHits.Load()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for idp.jwksHits.Load() < hits+2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the JWKS was fetched %d more times in 20 s, want 2 (refresh 1s)", idp.jwksHits.Load()-hits)
+			t.Fatalf("the JWKS was fetched %d more times in 30 s, want 2 (refresh 1s)", idp.jwksHits.Load()-hits)
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval
 	}
@@ -256,9 +256,9 @@ func TestJWKSAndDiscoveryFetchesThroughCaddyNeverFollowHTTPSToHTTP(t *testing.T)
 	token := signKID(t, key, validClaims())
 	// The control: an https to https redirect is followed, and the
 	// certificate is trusted.
-	pollStatus(t, "keys behind an https redirect", c.URL("/moved/x"), bearer(token), http.StatusOK, 20*time.Second)
+	pollStatus(t, "keys behind an https redirect", c.URL("/moved/x"), bearer(token), http.StatusOK, 30*time.Second)
 	discovered := signKID(t, key, validClaims("iss", secure.URL))
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for strings.Count(c.Logs(), "redirect from https to http refused") < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no refused redirect logged for both the JWKS and the discovery document:\n%s", c.Logs())
@@ -308,11 +308,11 @@ func TestCredentialsInStoreURLsNeverReachTheLogOrMetrics(t *testing.T) {
 		"metrics"), trust)
 
 	token := signKID(t, key, validClaims())
-	pollStatus(t, "the live JWKS", c.URL("/jwks-live/x"), bearer(token), http.StatusOK, 20*time.Second)
-	pollStatus(t, "the http store down", c.URL("/revoked-http/x"), bearer(token), http.StatusServiceUnavailable, 20*time.Second)
-	pollStatus(t, "the redis store down", c.URL("/revoked-redis/x"), bearer(token), http.StatusServiceUnavailable, 20*time.Second)
+	pollStatus(t, "the live JWKS", c.URL("/jwks-live/x"), bearer(token), http.StatusOK, 30*time.Second)
+	pollStatus(t, "the http store down", c.URL("/revoked-http/x"), bearer(token), http.StatusServiceUnavailable, 30*time.Second)
+	pollStatus(t, "the redis store down", c.URL("/revoked-redis/x"), bearer(token), http.StatusServiceUnavailable, 30*time.Second)
 	check(t, c, up, http.MethodGet, "/jwks-down/x", bearer(token), expectation{http.StatusServiceUnavailable, ""})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for strings.Count(c.Logs(), "jwks not loaded") < 2 || discoveryHits.Load() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the failing JWKS and discovery were not logged:\n%s", c.Logs())

@@ -106,7 +106,9 @@ type response struct {
 }
 
 var testClient = &http.Client{
-	Timeout: 15 * time.Second,
+	// Generous: a request through a race-built Caddy on a starved machine
+	// can take seconds, and one taking too long fails its test.
+	Timeout: 30 * time.Second,
 	// Redirects are part of what is tested: never follow them.
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }

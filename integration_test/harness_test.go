@@ -26,7 +26,6 @@ package integration_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,19 +156,23 @@ func requireCaddy(t testing.TB) {
 // port is given to one test only.
 var portsHandedOut sync.Map
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// has not been returned before in this run.
+// freePort returns a TCP port on 127.0.0.1 that has not been returned
+// before in this run, reserved for the test until it ends (see
+// reservePort): the server it is meant for can bind it whenever it starts,
+// and a port left closed on purpose stays closed, though other tests'
+// servers pick ports of their own all the while.
 func freePort(t testing.TB) int {
 	t.Helper()
 	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, release, err := reservePort()
 		if err != nil {
 			t.Fatalf("finding a free port: %v", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, taken := portsHandedOut.LoadOrStore(port, true); !taken {
-			return port
+		if _, taken := portsHandedOut.LoadOrStore(port, true); taken {
+			release()
+			continue
 		}
+		t.Cleanup(release)
+		return port
 	}
 }

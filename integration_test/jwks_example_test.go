@@ -61,7 +61,7 @@ func TestJWKSIdPExample(t *testing.T) {
 	claimsFor := func(sub string) claims {
 		return validClaims("iss", "https://idp.example.com", "aud", "demo-api", "sub", sub)
 	}
-	resp := pollStatus(t, "a token of the published key", c.URL("/"), bearer(signKID(t, one, claimsFor("alice"))), http.StatusOK, 20*time.Second)
+	resp := pollStatus(t, "a token of the published key", c.URL("/"), bearer(signKID(t, one, claimsFor("alice"))), http.StatusOK, 30*time.Second)
 	if resp.Body != "Hello alice" {
 		t.Errorf("body = %q, want %q", resp.Body, "Hello alice")
 	}
@@ -70,7 +70,7 @@ func TestJWKSIdPExample(t *testing.T) {
 	}
 
 	writeJWKS(one, two)
-	resp = pollStatus(t, "a token of the rotated-in key", c.URL("/"), bearer(signKID(t, two, claimsFor("bob"))), http.StatusOK, 20*time.Second)
+	resp = pollStatus(t, "a token of the rotated-in key", c.URL("/"), bearer(signKID(t, two, claimsFor("bob"))), http.StatusOK, 30*time.Second)
 	if resp.Body != "Hello bob" {
 		t.Errorf("body = %q, want %q", resp.Body, "Hello bob")
 	}

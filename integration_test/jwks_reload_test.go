@@ -44,17 +44,17 @@ func TestFiftyReloadsDoNotLeakJWKSGoroutines(t *testing.T) {
 		return caddyfileFor(jwtRoute("/*", fmt.Sprintf("jwks %s?config=%d", idp.JWKSURL(), n%2), "respond 200"))
 	}
 	c := startCaddy(t, config(0))
-	pollStatus(t, "the first config's keys", c.URL("/api"), bearer(tok), http.StatusOK, 20*time.Second)
+	pollStatus(t, "the first config's keys", c.URL("/api"), bearer(tok), http.StatusOK, 30*time.Second)
 	before := goroutines(t, c)
 
 	for i := 1; i <= 50; i++ {
 		if err := c.Reload(config(i)); err != nil {
 			t.Fatalf("reload %d: %v", i, err)
 		}
-		pollStatus(t, fmt.Sprintf("keys after reload %d", i), c.URL("/api"), bearer(tok), http.StatusOK, 20*time.Second)
+		pollStatus(t, fmt.Sprintf("keys after reload %d", i), c.URL("/api"), bearer(tok), http.StatusOK, 30*time.Second)
 	}
 	after := goroutines(t, c)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for after > before+5 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond) // polling interval
 		after = goroutines(t, c)
@@ -75,7 +75,7 @@ func TestReloadWhileProviderIsDownKeepsTheLastGoodKeys(t *testing.T) {
 		return caddyfileFor(jwtRoute("/*", "jwks "+idp.JWKSURL(), `respond "`+greeting+`"`))
 	}
 	c := startCaddy(t, config("first"))
-	pollStatus(t, "keys", c.URL("/api"), bearer(tok), http.StatusOK, 20*time.Second)
+	pollStatus(t, "keys", c.URL("/api"), bearer(tok), http.StatusOK, 30*time.Second)
 
 	idp.srv.Close()
 	if err := c.Reload(config("second")); err != nil {
@@ -83,7 +83,7 @@ func TestReloadWhileProviderIsDownKeepsTheLastGoodKeys(t *testing.T) {
 	}
 	// The new config shares the loaded key set instead of starting empty:
 	// no 503 window, and no loss of the keys while the provider is down.
-	resp := pollStatus(t, "the new config", c.URL("/api"), bearer(tok), http.StatusOK, 20*time.Second)
+	resp := pollStatus(t, "the new config", c.URL("/api"), bearer(tok), http.StatusOK, 30*time.Second)
 	if resp.Body != "second" {
 		t.Errorf("body = %q, want the new config's %q", resp.Body, "second")
 	}

@@ -100,7 +100,9 @@ func TestJWKSProviderDownAtStartGives503ThenTokensPassWithoutRestart(t *testing.
 	}
 
 	idp.start()
-	pollStatus(t, "token once the provider is up", c.URL("/api"), bearer(tok), http.StatusOK, 60*time.Second)
+	// Fetches back off from 1s up to a minute (±10%): the next one comes
+	// at most 66s after the provider is up.
+	pollStatus(t, "token once the provider is up", c.URL("/api"), bearer(tok), http.StatusOK, 90*time.Second)
 	check(t, c, up, http.MethodGet, "/api", bearer(tok), accepted)
 	t.Logf("JWKS fetches until the first success (backoff from 1s): %d", idp.jwksHits.Load())
 }
@@ -147,7 +149,7 @@ func TestJWKSRotatedKeyIsUsableWithoutRestart(t *testing.T) {
 	up := newUpstream(t)
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+idp.JWKSURL(), "reverse_proxy "+up.Addr())))
 
-	pollStatus(t, "key one", c.URL("/api"), bearer(signKID(t, one, validClaims())), http.StatusOK, 20*time.Second)
+	pollStatus(t, "key one", c.URL("/api"), bearer(signKID(t, one, validClaims())), http.StatusOK, 30*time.Second)
 	if got := idp.jwksHits.Load(); got != 1 {
 		t.Fatalf("%d JWKS fetches after start, want 1", got)
 	}
@@ -157,7 +159,7 @@ func TestJWKSRotatedKeyIsUsableWithoutRestart(t *testing.T) {
 	// once), through exactly one refetch however often we ask.
 	idp.setKeys(one, two)
 	tokTwo := signKID(t, two, validClaims())
-	pollStatus(t, "key two after rotation", c.URL("/api"), bearer(tokTwo), http.StatusOK, 20*time.Second)
+	pollStatus(t, "key two after rotation", c.URL("/api"), bearer(tokTwo), http.StatusOK, 30*time.Second)
 	check(t, c, up, http.MethodGet, "/api", bearer(tokTwo), accepted)
 	check(t, c, up, http.MethodGet, "/api", bearer(signKID(t, one, validClaims())), accepted)
 	if got := idp.jwksHits.Load(); got != 2 {
@@ -182,12 +184,12 @@ func TestJWKSRemovedKeyIsRefusedAfterTheNextRefresh(t *testing.T) {
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+idp.JWKSURL()+" {\n\trefresh 1s\n}", "reverse_proxy "+up.Addr())))
 
 	tokOne, tokTwo := signKID(t, one, validClaims()), signKID(t, two, validClaims())
-	pollStatus(t, "key one", c.URL("/api"), bearer(tokOne), http.StatusOK, 20*time.Second)
+	pollStatus(t, "key one", c.URL("/api"), bearer(tokOne), http.StatusOK, 30*time.Second)
 	// Refreshes of an unchanged set are conditional: the provider answers 304.
 	waitFor(t, "a refresh answered 304", func() bool { return idp.notModified.Load() >= 1 })
 
 	idp.setKeys(two)
-	resp := pollStatus(t, "key one refused after removal", c.URL("/api"), bearer(tokOne), http.StatusUnauthorized, 20*time.Second)
+	resp := pollStatus(t, "key one refused after removal", c.URL("/api"), bearer(tokOne), http.StatusUnauthorized, 30*time.Second)
 	if got := resp.Header.Get("WWW-Authenticate"); got != invalidToken(descUnknownKey) {
 		t.Errorf("WWW-Authenticate = %q, want %q", got, invalidToken(descUnknownKey))
 	}
@@ -229,7 +231,7 @@ func TestFetchedKeysUnfitForSignaturesAreNotUsed(t *testing.T) {
 	)
 	up := newUpstream(t)
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+idp.JWKSURL(), "reverse_proxy "+up.Addr())))
-	pollStatus(t, "the usable key", c.URL("/api"), bearer(signKID(t, rs, validClaims())), http.StatusOK, 20*time.Second)
+	pollStatus(t, "the usable key", c.URL("/api"), bearer(signKID(t, rs, validClaims())), http.StatusOK, 30*time.Second)
 
 	refused := expectation{http.StatusUnauthorized, invalidToken(descUnknownKey)}
 	tests := []struct {
@@ -253,7 +255,7 @@ func TestJWKSFloodOfRandomKIDsCausesAtMostOneRefetchPerWindow(t *testing.T) {
 	idp := newIDPServer(t, true, good)
 	up := newUpstream(t)
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", "jwks "+idp.JWKSURL()+" {\n\tunknown_kid_wait 10m\n}", "reverse_proxy "+up.Addr())))
-	pollStatus(t, "the set to load", c.URL("/api"), bearer(signKID(t, good, validClaims())), http.StatusOK, 20*time.Second)
+	pollStatus(t, "the set to load", c.URL("/api"), bearer(signKID(t, good, validClaims())), http.StatusOK, 30*time.Second)
 	before := idp.jwksHits.Load()
 
 	attacker := newKey(t, "ES256")
@@ -297,8 +299,8 @@ func TestIssuerKeysAreIsolated(t *testing.T) {
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", cfg, "reverse_proxy "+up.Addr())))
 
 	issA, issB := validClaims("iss", "https://a.example"), validClaims("iss", "https://b.example")
-	pollStatus(t, "issuer a's keys", c.URL("/api"), bearer(signKID(t, a, issA)), http.StatusOK, 20*time.Second)
-	pollStatus(t, "issuer b's keys", c.URL("/api"), bearer(signKID(t, b, issB)), http.StatusOK, 20*time.Second)
+	pollStatus(t, "issuer a's keys", c.URL("/api"), bearer(signKID(t, a, issA)), http.StatusOK, 30*time.Second)
+	pollStatus(t, "issuer b's keys", c.URL("/api"), bearer(signKID(t, b, issB)), http.StatusOK, 30*time.Second)
 
 	tests := []struct {
 		name  string
@@ -335,7 +337,7 @@ func TestDiscoveryFindsKeysAndRefusesAMismatchingIssuer(t *testing.T) {
 	c := startCaddy(t, caddyfileFor(jwtRoute("/*", cfg, "reverse_proxy "+up.Addr())))
 
 	tokGood := signKID(t, good, validClaims("iss", idpGood.URL()))
-	pollStatus(t, "discovered keys", c.URL("/api"), bearer(tokGood), http.StatusOK, 20*time.Second)
+	pollStatus(t, "discovered keys", c.URL("/api"), bearer(tokGood), http.StatusOK, 30*time.Second)
 	check(t, c, up, http.MethodGet, "/api", bearer(tokGood), accepted)
 	if idpGood.discoveryHits.Load() < 1 || idpGood.jwksHits.Load() < 1 {
 		t.Errorf("good provider: %d discovery and %d JWKS fetches, want both", idpGood.discoveryHits.Load(), idpGood.jwksHits.Load())
@@ -352,7 +354,6 @@ func TestDiscoveryFindsKeysAndRefusesAMismatchingIssuer(t *testing.T) {
 	if n := idpBad.jwksHits.Load(); n != 0 {
 		t.Errorf("the JWKS of a mismatching discovery document was fetched %d times", n)
 	}
-	if !strings.Contains(c.Logs(), `the document is for issuer \"https://elsewhere.example\"`) {
-		t.Error("the issuer mismatch is not logged")
-	}
+	// The issuer mismatch is logged.
+	waitForLog(t, c, `the document is for issuer \"https://elsewhere.example\"`)
 }

@@ -42,7 +42,7 @@ func jwtLogEntries(logs, msg string) []logEntry {
 // with msg: the log reaches us through a pipe, a moment after the response.
 func waitForLogEntries(t *testing.T, c *caddyProcess, msg string, n int) []logEntry {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		entries := jwtLogEntries(c.Logs(), msg)
 		if len(entries) >= n || time.Now().After(deadline) {
@@ -119,7 +119,7 @@ func TestLogsNeverContainTokensOrSecrets(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for accessLines() < len(reqs) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -174,6 +174,9 @@ func tokenShapes(logs string) []string { return tokenShape.FindAllString(logs, -
 
 func TestProvisioningLogsEachKeySourceAndTheAlgorithmsOnce(t *testing.T) {
 	s := startOpsSite(t)
+	// Written while Caddy provisions, but read through a pipe: wait until
+	// all seven are in.
+	waitForLogEntries(t, s.caddy, "jwt verifier ready", 7)
 	logs := s.caddy.Logs()
 
 	ready := jwtLogEntries(logs, "jwt verifier ready")
@@ -227,7 +230,7 @@ const secretInConfigWarning = "secret is written in the config, where Caddy's de
 func TestALiteralSecretIsWarnedAboutWithoutShowingIt(t *testing.T) {
 	k := newKey(t, "HS256")
 	c := startCaddy(t, caddyfileFor("\tjwt {\n\t\t"+k.keyDirective(t)+"\n\t}\n\trespond ok"))
-	warnings := jwtLogEntries(c.Logs(), secretInConfigWarning)
+	warnings := waitForLogEntries(t, c, secretInConfigWarning, 1)
 	if len(warnings) != 1 || warnings[0].str("level") != "warn" {
 		t.Fatalf("%d warnings about the literal secret, want one at warn:\n%s", len(warnings), c.Logs())
 	}

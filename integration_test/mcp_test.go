@@ -94,8 +94,8 @@ func startNodeServer(t *testing.T, dir, script string, args ...string) {
 		if !ok {
 			t.Fatalf("node %s exited before it was ready:\n%s", script, stderr.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node %s not ready after 30s:\n%s", script, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("node %s not ready after 60s:\n%s", script, stderr.String())
 	}
 }
 
@@ -208,11 +208,13 @@ func TestMCPClientFindsTheAuthorizationServerAndCallsAToolThroughCaddy(t *testin
 
 	// Caddy found the provider's keys in the background; until then the
 	// answer is 503. A GET reaches the MCP server, which refuses it (405).
+	// The provider started after Caddy, whose fetches back off from 1s up
+	// to a minute: the next one comes at most a minute after it is up.
 	good := as.token(t, resource, "mcp:tools")
 	if h := tokenHeader(t, good); h["alg"] != "Ed25519" || h["typ"] != "at+jwt" {
 		t.Fatalf("oidc-provider's token header is %v, want alg Ed25519, typ at+jwt", h)
 	}
-	pollStatus(t, "the provider's keys to load", c.URL("/mcp"), bearer(good), http.StatusMethodNotAllowed, 30*time.Second)
+	pollStatus(t, "the provider's keys to load", c.URL("/mcp"), bearer(good), http.StatusMethodNotAllowed, 90*time.Second)
 
 	got := runMCPClient(t, dir, resource, as)
 	checkMCPClientReport(t, got, as, issuer, resource, metadataURL)

@@ -187,10 +187,10 @@ func startMonitoredSite(t *testing.T) *monitoredSite {
 		reverse_proxy %[2]s
 	}`, pub, up, keys.URL+"/jwks.json", revocations, s.downJWKS)))
 
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for len(jwtLogEntries(s.caddy.Logs(), "jwks loaded")) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the JWKS was not loaded within 15s")
+			t.Fatal("the JWKS was not loaded within 30s")
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
@@ -212,7 +212,7 @@ func startTraffic(t *testing.T, s *monitoredSite, every time.Duration, token str
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &traffic{cancel: cancel, done: make(chan struct{})}
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second}
 	var once sync.Once
 	go func() {
 		defer close(tr.done)

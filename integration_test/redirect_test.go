@@ -202,7 +202,7 @@ func rawNavigation(t *testing.T, base, target string) (int, string) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: %s\r\nConnection: close\r\n\r\n", target, u.Host, acceptBrowser)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

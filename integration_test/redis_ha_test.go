@@ -68,7 +68,8 @@ func TestRedisClusterRevocationsWhateverTheSlot(t *testing.T) {
 }
 
 // failoverLoad is a bounded load on instances: two clients per instance,
-// a request every 10ms each for at most 45s, alternating a fresh token
+// a request every 10ms each for at most 3m (stop ends it long before),
+// alternating a fresh token
 // (every one a real lookup) and a revoked one, counting what they see.
 type failoverLoad struct {
 	instances []*caddyProcess
@@ -109,7 +110,7 @@ func (l *failoverLoad) run(c *caddyProcess) {
 	defer l.wg.Done()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(45 * time.Second)
+	deadline := time.After(3 * time.Minute)
 	for i := 0; ; i++ {
 		select {
 		case <-l.stopped:
@@ -174,7 +175,7 @@ func TestRedisSentinelFailoverUnderLoad(t *testing.T) {
 
 	revokeCLI(t, "--store", "redis", "--location", loc, "--jti", "ha-revoked",
 		"--exp", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
-	waitForT(t, 10*time.Second, "the replica to hold the revocation", func() bool {
+	waitForT(t, 30*time.Second, "the replica to hold the revocation", func() bool {
 		return redisDo(t, d.replica.addr(), "EXISTS", "jwt:jti:ha-revoked").(int64) == 1
 	})
 	revoked := sign(t, key, validClaims("sub", "ha-user", "jti", "ha-revoked"))
@@ -190,12 +191,14 @@ func TestRedisSentinelFailoverUnderLoad(t *testing.T) {
 	load := &failoverLoad{instances: instances, fresh: fresh, revoked: revoked}
 	load.start()
 	defer load.stop()
-	waitForT(t, 10*time.Second, "load to flow", func() bool { return load.goodOK.Load() > 20 })
+	waitForT(t, 30*time.Second, "load to flow", func() bool { return load.goodOK.Load() > 20 })
 
 	d.master.kill()
 	killed := time.Now()
-	// Lookups succeed again when fresh tokens pass on both instances.
-	waitForT(t, 40*time.Second, "lookups to succeed again on both instances", func() bool {
+	// Lookups succeed again when fresh tokens pass on both instances. A
+	// split vote among the sentinels retries after twice the failover
+	// timeout (10s), more than once on a busy machine.
+	waitForT(t, 90*time.Second, "lookups to succeed again on both instances", func() bool {
 		for _, c := range instances {
 			if load.status(c, fresh()) != http.StatusOK {
 				return false
@@ -204,13 +207,20 @@ func TestRedisSentinelFailoverUnderLoad(t *testing.T) {
 		return true
 	})
 	recovered := time.Since(killed)
-	sc := redis.NewSentinelClient(&redis.Options{Addr: d.sentinels[0].addr(), DisableIdentity: true})
-	defer sc.Close()
-	master, _ := sc.GetMasterAddrByName(context.Background(), sentinelMasterName).Result()
 	// A little more load on the new master, then the load.
 	okAtRecovery := load.goodOK.Load()
-	waitForT(t, 10*time.Second, "load on the new master", func() bool { return load.goodOK.Load() > okAtRecovery+20 })
+	waitForT(t, 30*time.Second, "load on the new master", func() bool { return load.goodOK.Load() > okAtRecovery+20 })
 	load.stop()
+	// The sentinel that promoted the replica tells the others in its next
+	// hello message (every 2s): Caddy may have learnt of the new master
+	// before sentinels[0] did.
+	sc := redis.NewSentinelClient(&redis.Options{Addr: d.sentinels[0].addr(), DisableIdentity: true})
+	defer sc.Close()
+	var master []string
+	waitForT(t, 30*time.Second, "sentinels[0] to name the promoted replica", func() bool {
+		master, _ = sc.GetMasterAddrByName(context.Background(), sentinelMasterName).Result()
+		return len(master) == 2 && master[1] == strconv.Itoa(d.replica.port)
+	})
 
 	t.Logf("sentinel failover: lookups succeed again %v after the master was killed (new master %v); "+
 		"fresh tokens: %d accepted, %d answered 503; revoked token: %d refused, %d answered 503, %d wrongly accepted; %d without an answer",
@@ -221,9 +231,6 @@ func TestRedisSentinelFailoverUnderLoad(t *testing.T) {
 	}
 	if n := load.unexpected.Load(); n != 0 {
 		t.Errorf("%d answers were neither the expected status nor 503", n)
-	}
-	if len(master) != 2 || master[1] != strconv.Itoa(d.replica.port) {
-		t.Errorf("the sentinels name %v as master, want the promoted replica on port %d", master, d.replica.port)
 	}
 	for _, c := range instances {
 		assertRevoked(t, c, up, revoked)

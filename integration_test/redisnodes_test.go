@@ -71,7 +71,7 @@ func startRedisNode(t testing.TB, bin string, port int, conf []string, ping func
 			t.Logf("%s on port %d:\n%s", filepath.Base(bin), port, n.logs.String())
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := ping()
 		if err == nil {
@@ -83,7 +83,7 @@ func startRedisNode(t testing.TB, bin string, port int, conf []string, ping func
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s on port %d did not answer within 10s: %v", filepath.Base(bin), port, err)
+			t.Fatalf("%s on port %d did not answer within 30s: %v", filepath.Base(bin), port, err)
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
@@ -155,8 +155,10 @@ func startSentinelDeployment(t testing.TB) *sentinelDeployment {
 			"sentinel parallel-syncs " + sentinelMasterName + " 1",
 		}, pingAddr(sp)))
 	}
-	// Ready when every sentinel knows the replica and the other sentinels.
-	waitForT(t, 20*time.Second, "the sentinels to see the replica and each other", func() bool {
+	// Ready when every sentinel knows the replica and the other sentinels:
+	// a sentinel that asked the master (INFO, every 10s) before the replica
+	// had connected learns of it only at its next INFO.
+	waitForT(t, 60*time.Second, "the sentinels to see the replica and each other", func() bool {
 		for _, s := range d.sentinels {
 			c := redis.NewSentinelClient(&redis.Options{Addr: s.addr(), DisableIdentity: true})
 			m, err := c.Master(context.Background(), sentinelMasterName).Result()
@@ -203,7 +205,7 @@ func startCluster(t testing.TB) []*redisNode {
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	waitForT(t, 20*time.Second, "cluster_state:ok on every node", func() bool {
+	waitForT(t, 60*time.Second, "cluster_state:ok on every node", func() bool {
 		for _, n := range nodes {
 			info, ok := redisDo(t, n.addr(), "CLUSTER", "INFO").(string)
 			if !ok || !strings.Contains(info, "cluster_state:ok") {

@@ -63,10 +63,10 @@ func (s *redisServer) start() {
 	}()
 	client := s.client()
 	defer client.Close()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for client.Ping(context.Background()).Err() != nil {
 		if time.Now().After(deadline) {
-			s.t.Fatal("redis-server did not answer PING within 10s")
+			s.t.Fatal("redis-server did not answer PING within 30s")
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}

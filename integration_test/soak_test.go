@@ -15,12 +15,18 @@ import (
 	"time"
 )
 
-// Bounds of the soak test: it stops issuing requests at whichever comes
-// first, so that it always ends by itself. On this 2-core machine the
-// duration is the bound that holds (a few thousand requests per 10 s).
+// Bounds of the soak test: it stops issuing requests after soakRequests,
+// or once soakDuration has passed and at least soakMinRequests requests
+// and soakMinReloads reloads are done, so that a machine too starved to
+// reach those in soakDuration runs longer instead of failing; it always
+// ends by itself, at soakMaxDuration at the latest. On this 2-core machine
+// the duration is the bound that holds (a few thousand requests per 10 s).
 const (
 	soakRequests    = 20000
 	soakDuration    = 12 * time.Second
+	soakMaxDuration = 2 * time.Minute
+	soakMinRequests = 500
+	soakMinReloads  = 5
 	soakWorkers     = 8
 	soakReloadEvery = 200 * time.Millisecond
 )
@@ -81,12 +87,13 @@ func TestSoakConcurrentRequestsDuringReloads(t *testing.T) {
 
 	done := make(chan struct{})
 	var reloads, reloadFailures int
+	var reloadsSoFar atomic.Int64
 	reloaderDone := make(chan struct{})
 	go func() {
 		defer close(reloaderDone)
-		reloads, reloadFailures = s.reloadUntil(t, done)
+		reloads, reloadFailures = s.reloadUntil(t, done, &reloadsSoFar)
 	}()
-	tally := s.burst(t)
+	tally := s.burst(t, func() bool { return reloadsSoFar.Load() >= soakMinReloads })
 	close(done)
 	<-reloaderDone
 
@@ -105,11 +112,11 @@ func TestSoakConcurrentRequestsDuringReloads(t *testing.T) {
 	if m := tally.mismatches.Load(); m != 0 {
 		t.Errorf("%d responses had the wrong status, first: %s", m, strings.Join(tally.firstBad, "; "))
 	}
-	if reloads < 5 || reloadFailures > 0 {
-		t.Errorf("%d reloads succeeded and %d failed during the burst; want at least 5 and no failures", reloads, reloadFailures)
+	if reloads < soakMinReloads || reloadFailures > 0 {
+		t.Errorf("%d reloads succeeded and %d failed during the burst; want at least %d and no failures", reloads, reloadFailures, soakMinReloads)
 	}
-	if tally.sent < 500 {
-		t.Errorf("only %d requests were sent in %s", tally.sent, soakDuration)
+	if tally.sent < soakMinRequests {
+		t.Errorf("only %d requests were sent in %s", tally.sent, soakMaxDuration)
 	}
 	if goroutinesAfter > before.goroutines+10 {
 		t.Errorf("goroutines did not come back: %d before, %d after:\n%s", before.goroutines, goroutinesAfter, adminGet(t, c.AdminURL()+"/debug/pprof/goroutine?debug=1"))
@@ -214,8 +221,9 @@ func (s *soakSite) warmUp(t *testing.T) soakBaseline {
 }
 
 // reloadUntil reloads the config, alternating the two variants, until done
-// is closed, and returns how many reloads succeeded and failed.
-func (s *soakSite) reloadUntil(t *testing.T, done <-chan struct{}) (reloads, failures int) {
+// is closed, and returns how many reloads succeeded and failed; so far
+// counts the successes as they happen.
+func (s *soakSite) reloadUntil(t *testing.T, done <-chan struct{}, soFar *atomic.Int64) (reloads, failures int) {
 	tick := time.NewTicker(soakReloadEvery)
 	defer tick.Stop()
 	for i := 0; ; i++ {
@@ -230,19 +238,25 @@ func (s *soakSite) reloadUntil(t *testing.T, done <-chan struct{}) (reloads, fai
 			continue
 		}
 		reloads++
+		soFar.Add(1)
 	}
 }
 
-// burst sends the mix from soakWorkers clients until soakRequests are sent
-// or soakDuration has passed, and tallies the statuses.
-func (s *soakSite) burst(t *testing.T) *soakTally {
+// burst sends the mix from soakWorkers clients until soakRequests are sent,
+// or soakDuration has passed with soakMinRequests sent and reloaded true,
+// or soakMaxDuration has passed, and tallies the statuses.
+func (s *soakSite) burst(t *testing.T, reloaded func() bool) *soakTally {
 	tally := &soakTally{
 		wantUp:    make(map[string]bool),
 		sentAgain: make(map[string]bool),
 		perStatus: make(map[int]int),
 	}
 	var next atomic.Int64
-	deadline := time.Now().Add(soakDuration)
+	start := time.Now()
+	enough := func(id int) bool {
+		since := time.Since(start)
+		return since > soakMaxDuration || (since > soakDuration && id > soakMinRequests && reloaded())
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < soakWorkers; w++ {
 		wg.Add(1)
@@ -250,18 +264,21 @@ func (s *soakSite) burst(t *testing.T) *soakTally {
 			defer wg.Done()
 			for {
 				id := int(next.Add(1))
-				if id > soakRequests || time.Now().After(deadline) {
+				if id > soakRequests || enough(id) {
 					return
 				}
 				class := s.classes[id%len(s.classes)]
 				status, err := s.send(class, id)
 				// A request may meet a connection that a retiring server
-				// closes; it is sent again, at most twice.
+				// closes; it is sent again until it is answered, for 30s
+				// at most: under the race detector a reload can take long
+				// enough for a few attempts in a row to meet it.
 				retried := err != nil
-				for attempt := 0; err != nil && attempt < 2; attempt++ {
+				for retryUntil := time.Now().Add(30 * time.Second); err != nil && time.Now().Before(retryUntil); {
 					if tally.retries.Add(1) <= 3 {
 						t.Logf("%s #%d: %v (sent again)", class.name, id, err)
 					}
+					time.Sleep(20 * time.Millisecond) // polling interval
 					status, err = s.send(class, id)
 				}
 				tally.record(class, id, status, err, retried)
