@@ -16,7 +16,11 @@ import (
 
 // revokeTestToken makes a verified token with the given claims, as verify would.
 func revokeTestToken(claims map[string]any) *verifiedToken {
-	t := &verifiedToken{claims: claims}
+	claimsJSON, err := json.Marshal(claims)
+	if err != nil {
+		panic(err)
+	}
+	t := &verifiedToken{claimsJSON: string(claimsJSON)}
 	t.subject, _ = claims["sub"].(string)
 	t.tokenID, _ = claims["jti"].(string)
 	if iat, ok := claims["iat"].(json.Number); ok {

@@ -62,9 +62,7 @@ type verifiedToken struct {
 // decoding cannot fail.
 func (t *verifiedToken) decodedClaims() map[string]any {
 	t.decodeClaims.Do(func() {
-		if t.claims == nil {
-			t.claims, _, _ = jws.ParseObjectSize(t.claimsJSON)
-		}
+		t.claims, _, _ = jws.ParseObjectSize(t.claimsJSON)
 	})
 	return t.claims
 }
