@@ -234,9 +234,9 @@ func compileRequirements(cfgs []*ClaimRequirement) ([]claimRequirement, error) {
 	return out, nil
 }
 
-// satisfiedBy reports whether the claims meet the requirement.
-func (r *claimRequirement) satisfiedBy(claims map[string]any) bool {
-	v, ok := r.path.lookup(claims)
+// satisfiedBy reports whether the token's claims meet the requirement.
+func (r *claimRequirement) satisfiedBy(t *verifiedToken) bool {
+	v, ok := t.claim(r.path.name)
 	if !ok || v == nil {
 		return false
 	}

@@ -144,7 +144,7 @@ func TestSafeHeaderValue(t *testing.T) {
 }
 
 func TestClaimRequirements(t *testing.T) {
-	claims := decodeClaims(t, `{
+	token, _ := readForTest(`{
 		"role": "admin",
 		"role_words": "admin user",
 		"roles": ["user", "editor"],
@@ -196,7 +196,7 @@ func TestClaimRequirements(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := reqs[0].satisfiedBy(claims); got != tc.want {
+			if got := reqs[0].satisfiedBy(token); got != tc.want {
 				t.Errorf("satisfiedBy = %v, want %v", got, tc.want)
 			}
 		})

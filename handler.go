@@ -155,7 +155,7 @@ func (h *Handler) verifyFresh(ctx context.Context, raw string, now time.Time) (*
 // stepup.go).
 func (h *Handler) checkRequirements(token *verifiedToken, now time.Time) reason {
 	for i := range h.requirements {
-		if !h.requirements[i].satisfiedBy(token.decodedClaims()) {
+		if !h.requirements[i].satisfiedBy(token) {
 			return h.requirements[i].failure
 		}
 	}

@@ -257,7 +257,7 @@ func (c *revocationCheck) revoked(t *verifiedToken, f RevocationFacts) bool {
 		return true
 	}
 	if f.HasVersion {
-		v, ok := c.versionClaim.lookup(t.decodedClaims())
+		v, ok := t.claim(c.versionClaim.name)
 		if !ok {
 			return true
 		}

@@ -20,7 +20,7 @@ func revokeTestToken(claims map[string]any) *verifiedToken {
 	if err != nil {
 		panic(err)
 	}
-	t := &verifiedToken{claimsJSON: string(claimsJSON)}
+	t, _ := readForTest(string(claimsJSON))
 	t.subject, _ = claims["sub"].(string)
 	t.tokenID, _ = claims["jti"].(string)
 	if iat, ok := claims["iat"].(json.Number); ok {

@@ -22,8 +22,8 @@ func readForTest(claimsJSON string) (*verifiedToken, reason) {
 
 // checkIndexedClaim checks that a claim found through the token's index is
 // exactly the claim lookupClaimName finds in the decoded claims: the
-// claim headers and placeholders read the one, require_claim and the
-// revocation stores the other.
+// claim headers, placeholders, require_claim and the version claim read
+// the one, the HTTP revocation store's query the other.
 func checkIndexedClaim(t *testing.T, claimsJSON, name string) {
 	t.Helper()
 	decoded, ok := jws.ParseObject(claimsJSON)
