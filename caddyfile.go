@@ -88,37 +88,30 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // unmarshalTokenRule parses what a token must be to pass: its algorithm,
 // issuer, audience, lifetime, type and claims, and where it is read from.
 func (h *Handler) unmarshalTokenRule(d *caddyfile.Dispenser) (bool, error) {
+	var err error
 	switch d.Val() {
 	case "algorithms":
-		return true, appendArgs(d, &h.Algorithms)
+		err = appendArgs(d, &h.Algorithms)
 	case "issuer":
-		is, err := unmarshalIssuer(d)
-		if err != nil {
-			return true, err
+		var is *Issuer
+		if is, err = unmarshalIssuer(d); err == nil {
+			h.Issuers = append(h.Issuers, is)
 		}
-		h.Issuers = append(h.Issuers, is)
 	case "from":
-		src, err := unmarshalTokenSource(d)
-		if err != nil {
-			return true, err
+		var src *TokenSource
+		if src, err = unmarshalTokenSource(d); err == nil {
+			h.From = append(h.From, src)
 		}
-		h.From = append(h.From, src)
 	case "audience":
-		return true, appendArgs(d, &h.Audience)
+		err = appendArgs(d, &h.Audience)
 	case "leeway":
-		dur, err := durationArg(d)
-		if err != nil {
-			return true, err
-		}
+		var dur caddy.Duration
+		dur, err = durationArg(d)
 		h.Leeway = &dur
 	case "max_lifetime":
-		dur, err := durationArg(d)
-		if err != nil {
-			return true, err
-		}
-		h.MaxLifetime = dur
+		h.MaxLifetime, err = durationArg(d)
 	case "token_type":
-		return true, appendArgs(d, &h.TokenType)
+		err = appendArgs(d, &h.TokenType)
 	case "require_claim":
 		args := d.RemainingArgs()
 		if len(args) == 0 {
@@ -126,21 +119,18 @@ func (h *Handler) unmarshalTokenRule(d *caddyfile.Dispenser) (bool, error) {
 		}
 		h.RequireClaims = append(h.RequireClaims, &ClaimRequirement{Path: args[0], Values: args[1:]})
 	case "max_age":
-		dur, err := durationArg(d)
-		if err != nil {
-			return true, err
-		}
-		h.MaxAge = dur
+		h.MaxAge, err = durationArg(d)
 	default:
 		return false, nil
 	}
-	return true, nil
+	return true, err
 }
 
 // unmarshalResponseRule parses what the handler does with a request once
 // the token is judged: headers handed on, the token stripped, the
 // challenge, the browser redirect and its CSRF check, and the mode.
 func (h *Handler) unmarshalResponseRule(d *caddyfile.Dispenser) (bool, error) {
+	var err error
 	switch d.Val() {
 	case "claim_header":
 		args := d.RemainingArgs()
@@ -149,27 +139,13 @@ func (h *Handler) unmarshalResponseRule(d *caddyfile.Dispenser) (bool, error) {
 		}
 		h.ClaimHeaders = append(h.ClaimHeaders, &ClaimHeader{Path: args[0], Header: args[1]})
 	case "user_claim":
-		v, err := singleArg(d)
-		if err != nil {
-			return true, err
-		}
-		h.UserClaim = v
+		h.UserClaim, err = singleArg(d)
 	case "strip_token":
-		if d.NextArg() {
-			return true, d.ArgErr()
-		}
-		h.StripToken = true
+		h.StripToken, err = flagArg(d)
 	case "optional":
-		if d.NextArg() {
-			return true, d.ArgErr()
-		}
-		h.Optional = true
+		h.Optional, err = flagArg(d)
 	case "realm":
-		v, err := singleArg(d)
-		if err != nil {
-			return true, err
-		}
-		h.Realm = v
+		h.Realm, err = singleArg(d)
 	case "redirect":
 		args := d.RemainingArgs()
 		if len(args) < 1 || len(args) > 2 {
@@ -181,24 +157,16 @@ func (h *Handler) unmarshalResponseRule(d *caddyfile.Dispenser) (bool, error) {
 		}
 	case "csrf":
 		// on or off: Validate judges it, for JSON configs too.
-		v, err := singleArg(d)
-		if err != nil {
-			return true, err
-		}
-		h.CSRF = v
+		h.CSRF, err = singleArg(d)
 	case "trusted_origin":
-		return true, appendArgs(d, &h.TrustedOrigins)
+		err = appendArgs(d, &h.TrustedOrigins)
 	case "mode":
 		// enforce or observe: Validate judges it, for JSON configs too.
-		v, err := singleArg(d)
-		if err != nil {
-			return true, err
-		}
-		h.Mode = v
+		h.Mode, err = singleArg(d)
 	default:
 		return false, nil
 	}
-	return true, nil
+	return true, err
 }
 
 // unmarshalLimit parses the numbers that bound the work per request: the
@@ -263,25 +231,12 @@ func (h *Handler) unmarshalExtension(d *caddyfile.Dispenser) (bool, error) {
 	case "dpop_nonce":
 		return true, unmarshalOnce(d, &h.DPoPNonce, unmarshalDPoPNonce)
 	case "client_certificate_header":
-		v, err := singleArg(d)
-		if err != nil {
-			return true, err
-		}
-		h.ClientCertificateHeader = v
+		var err error
+		h.ClientCertificateHeader, err = singleArg(d)
+		return true, err
 	default:
 		return false, nil
 	}
-	return true, nil
-}
-
-// appendArgs appends the subdirective's arguments, at least one, to *dst.
-func appendArgs(d *caddyfile.Dispenser, dst *[]string) error {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.ArgErr()
-	}
-	*dst = append(*dst, args...)
-	return nil
 }
 
 // unmarshalOnce parses a subdirective that may be given only once into
@@ -325,20 +280,6 @@ func unmarshalTokenSource(d *caddyfile.Dispenser) (*TokenSource, error) {
 		return &TokenSource{Query: args[1]}, nil
 	}
 	return nil, d.Errf("from: unknown location %q (header, cookie or query)", args[0])
-}
-
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	dur, err := caddy.ParseDuration(d.Val())
-	if err != nil {
-		return 0, d.Errf("invalid duration %q: %v", d.Val(), err)
-	}
-	if d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	return caddy.Duration(dur), nil
 }
 
 // Interface guard

@@ -97,20 +97,17 @@ func unmarshalIssuer(d *caddyfile.Dispenser) (*Issuer, error) {
 			}
 			continue
 		}
+		var err error
 		switch d.Val() {
 		case "audience":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			is.Audience = append(is.Audience, args...)
+			err = appendArgs(d, &is.Audience)
 		case "discover":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			is.Discover = true
+			is.Discover, err = flagArg(d)
 		default:
 			return nil, d.Errf("issuer: unknown subdirective %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	return is, nil

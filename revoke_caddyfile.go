@@ -108,10 +108,7 @@ func (s *RedisStore) unmarshalSubdirective(d *caddyfile.Dispenser, name string) 
 	case "tls_server_name":
 		s.tls().ServerName, err = singleArg(d)
 	case "tls_insecure_skip_verify":
-		if d.NextArg() {
-			return true, d.ArgErr()
-		}
-		s.tls().InsecureSkipVerify = true
+		s.tls().InsecureSkipVerify, err = flagArg(d)
 	case "push":
 		s.pushConfig()
 		args := d.RemainingArgs()
@@ -147,15 +144,4 @@ func (s *RedisStore) pushConfig() *RedisPush {
 		s.Push = new(RedisPush)
 	}
 	return s.Push
-}
-
-func singleArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
-	}
-	v := d.Val()
-	if d.NextArg() {
-		return "", d.ArgErr()
-	}
-	return v, nil
 }
