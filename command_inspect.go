@@ -274,7 +274,7 @@ func inspectVerifier(fl caddycmd.Flags) (*tokenVerifier, error) {
 		if k.algorithms&hmacAlgorithms == 0 {
 			return nil, fmt.Errorf("--secret %s holds a PEM key; give it with --key", path)
 		}
-		keys = append(keys, &verificationKey{algorithms: k.algorithms, material: k.material, source: "secret"})
+		keys = append(keys, newVerificationKey("", k.algorithms, k.material, "secret"))
 	}
 	if loc := fl.String("jwks"); loc != "" {
 		remote, err := loadJWKSKeys(loc)
@@ -327,5 +327,5 @@ func loadInspectKey(path string) (*verificationKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--key %s: %v", path, err)
 	}
-	return &verificationKey{algorithms: algs, material: pub, source: "key " + path}, nil
+	return newVerificationKey("", algs, pub, "key "+path), nil
 }

@@ -77,7 +77,7 @@ func verificationKeyFromJWK(jwk jwkset.JWK, allowed algorithmSet, fromURL bool, 
 	if algs&allowed == 0 {
 		return nil, fmt.Errorf("verifies none of the accepted algorithms (%s)", allowed)
 	}
-	return &verificationKey{id: m.KID, algorithms: algs & allowed, material: material, source: source}, nil
+	return newVerificationKey(m.KID, algs&allowed, material, source), nil
 }
 
 // loadJWKSFile reads a JWK Set from a file at provisioning. Unlike fetched

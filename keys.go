@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 )
 
 // KeySources are the places keys come from. They appear at the top level of
@@ -112,9 +111,19 @@ type verificationKey struct {
 	// source says where the key came from, for logs: never the key itself.
 	source string
 
-	// macs are an HMAC key's reusable hash states, made on first use
-	// (signature.go).
-	macs atomic.Pointer[macPools]
+	// macs are an HMAC key's reusable keyed hash states (signature.go),
+	// nil for any other key.
+	macs *macPools
+}
+
+// newVerificationKey is a key with what checking a signature with it
+// needs made now, at load, rather than on a request.
+func newVerificationKey(id string, algorithms algorithmSet, material any, source string) *verificationKey {
+	k := &verificationKey{id: id, algorithms: algorithms, material: material, source: source}
+	if secret, ok := material.([]byte); ok {
+		k.macs = newMACPools(secret)
+	}
+	return k
 }
 
 // keySource yields the keys that may verify a token. Static keys from the
@@ -192,7 +201,7 @@ func loadSecret(cfg *SecretKey, allowed algorithmSet) (*verificationKey, error) 
 		return nil, fmt.Errorf("jwt: secret is %d bytes; %s needs at least %d (RFC 7518 §3.2), since a short secret can be guessed from any token it signed: "+
 			"use a random one, e.g. from `openssl rand -hex %d`, and sign the tokens with that same secret", len(key), a, need, need)
 	}
-	return &verificationKey{algorithms: algs, material: key, source: "secret"}, nil
+	return newVerificationKey("", algs, key, "secret"), nil
 }
 
 func decodeBase64Secret(s string) ([]byte, error) {
@@ -223,7 +232,7 @@ func loadPublicKeyFile(cfg *PublicKeyFile, allowed algorithmSet) (*verificationK
 	if algs&allowed == 0 {
 		return nil, fmt.Errorf("jwt: public_key %s can verify %s, but algorithms allows only %s", cfg.Path, algs, allowed)
 	}
-	return &verificationKey{id: cfg.KeyID, algorithms: algs & allowed, material: pub, source: "public_key " + cfg.Path}, nil
+	return newVerificationKey(cfg.KeyID, algs&allowed, pub, "public_key "+cfg.Path), nil
 }
 
 // parsePublicKeyPEM returns the first public key found in PEM data.

@@ -21,8 +21,9 @@ import (
 // signature). The checks are the same as golang-jwt's: the key's type,
 // for ECDSA a signature of exactly twice the curve's size with r and s
 // not zero. RSASSA-PSS and EdDSA go through golang-jwt, and so does HMAC
-// here: a key's HMAC checks go through its pooled keyed hashes (verifies),
-// and this path is only reached by a key of another type, which fails.
+// here: a loaded secret's checks go through its pooled keyed hashes
+// (verifies), so only material that is no secret reaches this path for
+// HMAC, and fails.
 func verifySignature(alg algorithm, signingInput string, sig []byte, key any) bool {
 	// A view of the input, not a copy: it is only read, by the hashes.
 	input := unsafe.Slice(unsafe.StringData(signingInput), len(signingInput))
@@ -53,18 +54,10 @@ func verifySignature(alg algorithm, signingInput string, sig []byte, key any) bo
 // keyed hash states for reuse: hmac.New hashes the key into two fresh
 // states each time, a third of an HS256 check's allocations.
 func (k *verificationKey) verifies(alg algorithm, signingInput string, sig []byte) bool {
-	secret, ok := k.material.([]byte)
-	if !alg.isHMAC() || !ok {
+	if k.macs == nil || !alg.isHMAC() {
 		return verifySignature(alg, signingInput, sig, k.material)
 	}
-	pools := k.macs.Load()
-	if pools == nil {
-		pools = newMACPools(secret)
-		if !k.macs.CompareAndSwap(nil, pools) {
-			pools = k.macs.Load()
-		}
-	}
-	pool := &pools[alg-algHS256]
+	pool := &k.macs[alg-algHS256]
 	mac := pool.Get().(hash.Hash)
 	mac.Write(unsafe.Slice(unsafe.StringData(signingInput), len(signingInput)))
 	var sum [sha512.Size]byte

@@ -121,7 +121,10 @@ func TestECDSADEREncoding(t *testing.T) {
 // alternating, for each HS algorithm, from several goroutines at once.
 func TestHMACKeyReusesItsStatesWithoutCarryingOver(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 64))
-	key := &verificationKey{algorithms: hmacAlgorithms, material: secret}
+	key := newVerificationKey("", hmacAlgorithms, secret, "secret")
+	if key.macs == nil {
+		t.Fatal("an HMAC key was made without its keyed hash states")
+	}
 	type signed struct {
 		alg   algorithm
 		input string
