@@ -19,7 +19,7 @@ make_work_dir() {
 }
 
 remove_work_dir() {
-	if [[ -n "$caddy_pid" ]]; then kill "$caddy_pid" 2>/dev/null || true; wait "$caddy_pid" 2>/dev/null || true; fi
+	if [[ -n "$caddy_pid" ]]; then stop_caddy; fi
 	rm -rf "$work"
 }
 
