@@ -44,16 +44,7 @@ export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data"
 
 go run ./bench/mint "$work" "${algs[@]}"
 go test -c -o "$work/raw.test" . >/dev/null
-cat >"$work/rotate.lua" <<'LUA'
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
-local i = 0
-function init(args) i = math.random(#tokens) end
-function request()
-	i = i % #tokens + 1
-	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
-end
-LUA
+write_rotate_lua "$work/rotate.lua"
 
 # site <port> <alg> <cache>: a site block verifying alg's tokens.
 site() {

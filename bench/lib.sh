@@ -48,6 +48,26 @@ caddy_did_not_start() {
 	exit 1
 }
 
+# write_rotate_lua <file>: a wrk script whose requests carry, in turn, the
+# tokens of the file $TOKENS_FILE names (one a line, read when wrk starts).
+write_rotate_lua() {
+	cat >"$1" <<'LUA'
+-- Each request carries the next of the tokens; threads start at
+-- different places in the list.
+local tokens = {}
+for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
+local i = 0
+function init(args)
+	math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+	i = math.random(#tokens)
+end
+function request()
+	i = i % #tokens + 1
+	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
+end
+LUA
+}
+
 # bench_rounds <rounds> <pattern>: runs the Go benchmarks matching pattern
 # in $work/bench.test, round after round, and prints their result lines.
 bench_rounds() {

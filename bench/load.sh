@@ -48,21 +48,7 @@ if [[ -z "$withjwt" ]]; then
 fi
 
 go run ./bench/mint "$work"
-cat >"$work/rotate.lua" <<'LUA'
--- Each request carries the next of the 1,000 tokens; threads start at
--- different places in the list.
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
-local i = 0
-function init(args)
-	math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-	i = math.random(#tokens)
-end
-function request()
-	i = i % #tokens + 1
-	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
-end
-LUA
+write_rotate_lua "$work/rotate.lua"
 
 # start_caddy <binary> <with jwt: yes|no>: runs Caddy on a free port; a
 # port taken between the check and the bind is retried with another.
