@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
+// benchChain is a provisioned route: the jwt handler (or nothing, for the
 // no-plugin baseline) followed by static_response.
 type benchChain struct {
 	handler caddyhttp.Handler

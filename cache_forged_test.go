@@ -9,10 +9,17 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-func signForged(t testing.TB) string {
+// forgedClaims are the claims of the forged token, which a genuine token
+// may carry as well.
+func forgedClaims() jwt.MapClaims {
 	claims := validClaims()
 	claims["sub"], claims["jti"] = "mallory", "forged-1"
-	return sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("k", 32)), claims, nil)
+	return claims
+}
+
+// signForged signs forgedClaims with a key the handler does not have.
+func signForged(t testing.TB) string {
+	return sign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("k", 32)), forgedClaims(), nil)
 }
 
 func TestRepeatedForgedTokenIsRefusedFromMemory(t *testing.T) {
@@ -50,9 +57,7 @@ func TestRepeatedForgedTokenIsRefusedFromMemory(t *testing.T) {
 		t.Errorf("the cache of verified tokens holds %d entries, want none", got)
 	}
 	// Neither is a valid token refused, nor taken from memory.
-	claims := validClaims()
-	claims["sub"], claims["jti"] = "mallory", "forged-1"
-	mustVerify(t, h, hsToken(t, claims), time.Now())
+	mustVerify(t, h, hsToken(t, forgedClaims()), time.Now())
 }
 
 func TestKeyChangeForgetsForgedTokens(t *testing.T) {

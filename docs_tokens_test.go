@@ -1,8 +1,6 @@
 package caddyjwt
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"io/fs"
@@ -83,9 +81,7 @@ func signedWithOneOf(token string, secrets [][]byte) bool {
 	dot := strings.LastIndexByte(token, '.')
 	signingInput, sig := token[:dot], token[dot+1:]
 	for _, secret := range secrets {
-		mac := hmac.New(sha256.New, secret)
-		mac.Write([]byte(signingInput))
-		if base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) == sig {
+		if base64.RawURLEncoding.EncodeToString(hmacSigner(secret)(signingInput)) == sig {
 			return true
 		}
 	}

@@ -151,7 +151,7 @@ func attackTokens(tb testing.TB, k *fuzzKeys, valid []namedToken) []namedToken {
 		{"es256-zero-signature", withSig(esInput, make([]byte, 64)), reasonBadSignature},
 		{"es256-truncated-signature", withSig(esInput, esSig[:32]), reasonBadSignature},
 		{"es256-empty-signature", esInput + ".", reasonMalformed},
-		{"es256-der-signature", withSig(esInput, derECDSA(esSig)), reasonBadSignature},
+		{"es256-der-signature", withSig(esInput, ecdsaASN1(tb, esSig)), reasonBadSignature},
 		{"eddsa-zero-signature", withSig(valid[5].token[:strings.LastIndexByte(valid[5].token, '.')], make([]byte, 64)), reasonBadSignature},
 		// Tampering after signing.
 		{"tampered-payload", rsParts[0] + "." + b64(withClaims(map[string]any{"sub": "admin"})) + "." + rsParts[2], reasonBadSignature},
@@ -210,20 +210,4 @@ func mustDER(tb testing.TB, pub crypto.PublicKey) []byte {
 		tb.Fatal(err)
 	}
 	return der
-}
-
-// derECDSA re-encodes a JOSE r||s signature as ASN.1 DER, the format JOSE
-// does not use (RFC 7518 §3.4).
-func derECDSA(sig []byte) []byte {
-	enc := func(b []byte) []byte {
-		for len(b) > 1 && b[0] == 0 {
-			b = b[1:]
-		}
-		if b[0]&0x80 != 0 {
-			b = append([]byte{0}, b...)
-		}
-		return append([]byte{0x02, byte(len(b))}, b...)
-	}
-	body := append(enc(sig[:32]), enc(sig[32:])...)
-	return append([]byte{0x30, byte(len(body))}, body...)
 }

@@ -44,16 +44,7 @@ export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data"
 
 go run ./bench/mint "$work" "${algs[@]}"
 go test -c -o "$work/raw.test" . >/dev/null
-cat >"$work/rotate.lua" <<'LUA'
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
-local i = 0
-function init(args) i = math.random(#tokens) end
-function request()
-	i = i % #tokens + 1
-	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
-end
-LUA
+write_rotate_lua "$work/rotate.lua"
 
 # site <port> <alg> <cache>: a site block verifying alg's tokens.
 site() {
@@ -141,15 +132,10 @@ done
 
 echo "# bench/cpu.sh $rounds $duration  ($(date -u +%Y-%m-%dT%H:%MZ), wrk -t1 -c$connections -d${duration}s, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "# builds: ${builds[*]}; extra = server CPU µs per request minus the plugin-less Caddy's under the same wrk script in the same round; medians over rounds"
-awk -v builds="${builds[*]}" '
-function median(list,   n, i, j, t, a) {
-	n = split(list, a, " ")
-	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-}
+cat >"$work/summary.awk" <<'AWK'
 { us[$1, $2] = $3; rps[$1, $2] = $4; errs[$1] += $5; rounds[$2] = 1 }
 END {
-	printf "plain Caddy: %.1f µs/request rotating tokens, %.1f fixed token\n\n", median(list("plain/rotating", 0)), median(list("plain/fixed", 0))
+	printf "plain Caddy: %.1f µs/request rotating tokens, %.1f fixed token\n\n", median_of(list("plain/rotating", 0)), median_of(list("plain/fixed", 0))
 	nb = split(builds, b, " "); na = split("ES256 RS256 HS256", algs, " ")
 	nn = 0; order[++nn] = "plain/rotating"; order[++nn] = "plain/fixed"
 	for (k = 1; k <= na; k++) order[++nn] = "raw/" algs[k]
@@ -157,13 +143,13 @@ END {
 	printf "%-6s %-6s %8s %8s %8s %8s %8s %9s %9s %12s %8s\n", "build", "alg", "raw", "hit+", "miss+", "bad+", "forged+", "miss/raw", "bad-miss", "forged-miss", "non-2xx"
 	for (i = 1; i <= nb; i++) for (k = 1; k <= na; k++) {
 		a = algs[k]; p = b[i] "/" a
-		h = median(list(p "/hit", "plain/rotating")); m = median(list(p "/miss", "plain/rotating"))
-		x = median(list(p "/bad", "plain/fixed")); raw = median(list("raw/" a, 0))
+		h = median_of(list(p "/hit", "plain/rotating")); m = median_of(list(p "/miss", "plain/rotating"))
+		x = median_of(list(p "/bad", "plain/fixed")); raw = median_of(list("raw/" a, 0))
 		q = ""; for (r in rounds) q = q " " (us[p "/miss", r] - us["plain/rotating", r]) / us["raw/" a, r]
 		d = ""; for (r in rounds) d = d " " (us[p "/bad", r] - us["plain/fixed", r]) - (us[p "/miss", r] - us["plain/rotating", r])
-		f = median(list(p "/forged", "plain/rotating"))
+		f = median_of(list(p "/forged", "plain/rotating"))
 		g = ""; for (r in rounds) g = g " " (us[p "/forged", r] - us[p "/miss", r])
-		printf "%-6s %-6s %8.1f %8.1f %8.1f %8.1f %8.1f %8.2fx %9.1f %12.1f %8d\n", b[i], a, raw, h, m, x, f, median(q), median(d), median(g), errs[p "/hit"] + errs[p "/miss"]
+		printf "%-6s %-6s %8.1f %8.1f %8.1f %8.1f %8.1f %8.2fx %9.1f %12.1f %8d\n", b[i], a, raw, h, m, x, f, median_of(q), median_of(d), median_of(g), errs[p "/hit"] + errs[p "/miss"]
 	}
 	print "\nraw: BenchmarkRawVerify CPU µs/op; hit+, miss+, bad+, forged+: extra server CPU µs per request;"
 	print "bad-miss, forged-miss: a rejection minus an acceptance (miss), medians of the per-round differences"
@@ -175,4 +161,5 @@ END {
 	}
 }
 function list(name, base,   l, r) { l = ""; for (r in rounds) l = l " " (us[name, r] - (base ? us[base, r] : 0)); return l }
-' "$work/results"
+AWK
+awk -v builds="${builds[*]}" -f bench/medians.awk -f "$work/summary.awk" "$work/results"

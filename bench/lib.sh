@@ -19,7 +19,7 @@ make_work_dir() {
 }
 
 remove_work_dir() {
-	if [[ -n "$caddy_pid" ]]; then kill "$caddy_pid" 2>/dev/null || true; wait "$caddy_pid" 2>/dev/null || true; fi
+	if [[ -n "$caddy_pid" ]]; then stop_caddy; fi
 	rm -rf "$work"
 }
 
@@ -46,6 +46,26 @@ caddy_did_not_start() {
 	tail -n 20 "$work/caddy.log" >&2
 	echo "Caddy did not start" >&2
 	exit 1
+}
+
+# write_rotate_lua <file>: a wrk script whose requests carry, in turn, the
+# tokens of the file $TOKENS_FILE names (one a line, read when wrk starts).
+write_rotate_lua() {
+	cat >"$1" <<'LUA'
+-- Each request carries the next of the tokens; threads start at
+-- different places in the list.
+local tokens = {}
+for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
+local i = 0
+function init(args)
+	math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+	i = math.random(#tokens)
+end
+function request()
+	i = i % #tokens + 1
+	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
+end
+LUA
 }
 
 # bench_rounds <rounds> <pattern>: runs the Go benchmarks matching pattern

@@ -48,21 +48,7 @@ if [[ -z "$withjwt" ]]; then
 fi
 
 go run ./bench/mint "$work"
-cat >"$work/rotate.lua" <<'LUA'
--- Each request carries the next of the 1,000 tokens; threads start at
--- different places in the list.
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
-local i = 0
-function init(args)
-	math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-	i = math.random(#tokens)
-end
-function request()
-	i = i % #tokens + 1
-	return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
-end
-LUA
+write_rotate_lua "$work/rotate.lua"
 
 # start_caddy <binary> <with jwt: yes|no>: runs Caddy on a free port; a
 # port taken between the check and the bind is retried with another.
@@ -128,12 +114,7 @@ for round in $(seq "$rounds"); do
 done
 
 echo "# bench/load.sh $rounds $duration  ($(date -u +%Y-%m-%dT%H:%MZ), Caddy $version, wrk -t$threads -c$connections -d${duration}s, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-awk '
-function median(list,   n, i, j, t, a) {
-	n = split(list, a, " ")
-	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-}
+cat >"$work/summary.awk" <<'AWK'
 { rps[$1, $2] = $3; p99[$1, $2] = $4; errs[$1] += $5; rounds[$2] = 1 }
 END {
 	split("no_plugin no_plugin_rotating one_token 1000_tokens bad_signature", names, " ")
@@ -142,13 +123,15 @@ END {
 	for (k = 1; k <= 5; k++) {
 		n = names[k]; r = ""; p = ""; q = ""
 		for (round in rounds) { r = r " " rps[n, round]; p = p " " p99[n, round]; q = q " " rps[n, round] / rps[bases[k], round] }
-		printf "%-19s %11.0f %8.2f %11.2fx %-19s %8d\n", n, median(r), median(p), median(q), bases[k], errs[n]
+		printf "%-19s %11.0f %8.2f %11.2fx %-19s %8d\n", n, median_of(r), median_of(p), median_of(q), bases[k], errs[n]
 	}
-	print "\nratio: median over the rounds of requests/s divided by the baseline'"'"'s in the same round"
+	print "\nratio: median over the rounds of requests/s divided by the baseline's in the same round"
 	print "per round (requests/s / p99 ms):"
 	for (round = 1; round in rounds; round++) {
 		line = "  " round ":"
 		for (k = 1; k <= 5; k++) line = line sprintf("  %s %.0f/%.2f", names[k], rps[names[k], round], p99[names[k], round])
 		print line
 	}
-}' "$work/results"
+}
+AWK
+awk -f bench/medians.awk -f "$work/summary.awk" "$work/results"

@@ -85,6 +85,9 @@ func refusedOnPurpose(s string) bool {
 func checkAgainstEncodingJSON(t *testing.T, s string) {
 	t.Helper()
 	got, gotOK := ParseObject(s)
+	// Before the early return below: VisitObject must refuse what
+	// ParseObject refuses on purpose (duplicate names above all) too.
+	checkVisitAgainstParse(t, s, got, gotOK)
 	want, wantOK := referenceDecode(s)
 	if wantOK && !gotOK && refusedOnPurpose(s) {
 		return // refused on purpose
@@ -95,7 +98,6 @@ func checkAgainstEncodingJSON(t *testing.T, s string) {
 	if gotOK && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q: got %#v, encoding/json %#v", s, got, want)
 	}
-	checkVisitAgainstParse(t, s, got, gotOK)
 }
 
 // checkVisitAgainstParse checks that VisitObject accepts exactly what
