@@ -18,18 +18,15 @@ func (o *outcome) readSummary() string {
 		return "-"
 	}
 	var parts []string
-	for _, loc := range []struct {
-		name string
-		read []readToken
-	}{{"header", o.report.Authorization}, {"cookie", o.report.Cookie}, {"query", o.report.Query}} {
+	for l, read := range o.report.tokens() {
 		var subs []string
-		for _, tok := range loc.read {
-			if tok.JTI != "" || tok.Sub != "" {
+		for _, tok := range read {
+			if tok.isToken() {
 				subs = append(subs, tok.Sub)
 			}
 		}
 		if len(subs) > 0 {
-			parts = append(parts, loc.name+":"+strings.Join(subs, ","))
+			parts = append(parts, location(l).String()+":"+strings.Join(subs, ","))
 		}
 	}
 	if len(parts) == 0 {

@@ -50,6 +50,14 @@ type readToken struct {
 	JTI string `json:"jti,omitempty"`
 }
 
+// tokens is what the upstream read in each location, indexed by location.
+func (r *upstreamReport) tokens() [3][]readToken {
+	return [...][]readToken{inHeader: r.Authorization, inCookie: r.Cookie, inQuery: r.Query}
+}
+
+// isToken reports whether what the upstream read decodes as a token.
+func (t readToken) isToken() bool { return t.JTI != "" || t.Sub != "" }
+
 // header returns a claim header as the bytes the upstream received, and
 // whether it was there.
 func (r *upstreamReport) header(name string) (string, bool) {
