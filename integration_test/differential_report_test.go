@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,7 +92,7 @@ func (d *differential) findingTable(findings []finding, outcomes []outcome) stri
 			reads = append(reads, mark+o.readSummary())
 		}
 		status := statuses[0]
-		if strings.Count(strings.Join(statuses, " "), status) != len(statuses) {
+		if len(slices.Compact(slices.Clone(statuses))) > 1 {
 			status = strings.Join(statuses, "/")
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%q\t%s\t%s\n", r.v.name, r.cfg, status, first.seen, strings.Join(reads, "\t"), problems[r][0].problem)
