@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -334,13 +332,9 @@ func (s *soakSite) checkUpstream(t *testing.T, upBefore int, tally *soakTally) {
 // "soak-revoked", whose token the soak mix sends among the others.
 func soakRevocationFile(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "revoked.json")
 	doc, _ := json.Marshal(map[string]any{
 		"revoked_jti": map[string]any{"soak-revoked": time.Now().Add(time.Hour).Unix()},
 		"subjects":    map[string]any{},
 	})
-	if err := os.WriteFile(path, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeFile(t, "revoked.json", doc)
 }
