@@ -81,8 +81,8 @@ func fromLatin1(s string) string {
 	return string(b)
 }
 
-// requireTool finds a program; missing, it skips the test, or fails it
-// under CI=true.
+// requireTool skips the test when what it needs was not found (found is
+// false), or fails it under CI=true, where a skip would silently drop it.
 func requireTool(t *testing.T, what string, found bool) {
 	t.Helper()
 	if found {
