@@ -178,13 +178,7 @@ func startMonitoredSite(t *testing.T) *monitoredSite {
 		reverse_proxy %[2]s
 	}`, pub, up, jwksURL, revocations, s.downJWKS)))
 
-	deadline := time.Now().Add(30 * time.Second)
-	for len(jwtLogEntries(s.caddy.Logs(), "jwks loaded")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the JWKS was not loaded within 30s")
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+	waitFor(t, "the JWKS to load", func() bool { return len(jwtLogEntries(s.caddy.Logs(), "jwks loaded")) > 0 })
 	return s
 }
 

@@ -129,13 +129,7 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 
 	// The JWKS is fetched in the background: wait for it, so that every
 	// request of the run has one known outcome.
-	deadline := time.Now().Add(30 * time.Second)
-	for !s.jwksLoaded() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the JWKS at %s was not loaded within 30s", s.jwksURL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, "the JWKS at "+s.jwksURL+" to load", s.jwksLoaded)
 	return s
 }
 
