@@ -42,13 +42,14 @@ type claimToken struct {
 
 func (d *differential) checkClaimHeaders(t *testing.T) {
 	var tokens []claimToken
+	signed := func(sub string, roles []string, jti string) claimToken {
+		return claimToken{sign(t, d.key, validClaims("sub", sub, "roles", roles, "jti", jti)), sub, roles}
+	}
 	for i, sub := range trickySubjects {
-		tokens = append(tokens, claimToken{sub: sub, roles: []string{"dev"}})
-		tokens[len(tokens)-1].token = sign(t, d.key, validClaims("sub", sub, "roles", []string{"dev"}, "jti", fmt.Sprintf("c-sub-%d", i)))
+		tokens = append(tokens, signed(sub, []string{"dev"}, fmt.Sprintf("c-sub-%d", i)))
 	}
 	for i, roles := range trickyRoles {
-		tokens = append(tokens, claimToken{sub: "alice", roles: roles})
-		tokens[len(tokens)-1].token = sign(t, d.key, validClaims("sub", "alice", "roles", roles, "jti", fmt.Sprintf("c-roles-%d", i)))
+		tokens = append(tokens, signed("alice", roles, fmt.Sprintf("c-roles-%d", i)))
 	}
 
 	client := &rawClient{addr: strings.TrimPrefix(d.caddy.URL(""), "http://")}

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,18 +19,15 @@ func (o *outcome) readSummary() string {
 		return "-"
 	}
 	var parts []string
-	for _, loc := range []struct {
-		name string
-		read []readToken
-	}{{"header", o.report.Authorization}, {"cookie", o.report.Cookie}, {"query", o.report.Query}} {
+	for l, read := range o.report.tokens() {
 		var subs []string
-		for _, tok := range loc.read {
-			if tok.JTI != "" || tok.Sub != "" {
+		for _, tok := range read {
+			if tok.isToken() {
 				subs = append(subs, tok.Sub)
 			}
 		}
 		if len(subs) > 0 {
-			parts = append(parts, loc.name+":"+strings.Join(subs, ","))
+			parts = append(parts, location(l).String()+":"+strings.Join(subs, ","))
 		}
 	}
 	if len(parts) == 0 {
@@ -94,7 +92,7 @@ func (d *differential) findingTable(findings []finding, outcomes []outcome) stri
 			reads = append(reads, mark+o.readSummary())
 		}
 		status := statuses[0]
-		if strings.Count(strings.Join(statuses, " "), status) != len(statuses) {
+		if len(slices.Compact(slices.Clone(statuses))) > 1 {
 			status = strings.Join(statuses, "/")
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%q\t%s\t%s\n", r.v.name, r.cfg, status, first.seen, strings.Join(reads, "\t"), problems[r][0].problem)

@@ -283,21 +283,19 @@ func (d *differential) judge(o outcome) []finding {
 	case !authenticated && !o.cfg.optional && !preflight:
 		bad("passed a required config with no user")
 	}
-	for _, loc := range []struct {
-		name string
-		read []readToken
-	}{{"header", o.report.Authorization}, {"cookie", o.report.Cookie}, {"query", o.report.Query}} {
-		for _, tok := range loc.read {
-			if tok.JTI == "" && tok.Sub == "" {
-				continue // not a token
+	for l, read := range o.report.tokens() {
+		loc := location(l)
+		for _, tok := range read {
+			if !tok.isToken() {
+				continue
 			}
 			switch {
 			case o.cfg.strip:
-				bad("strip_token, yet the upstream read %s's token in the %s", tok.Sub, loc.name)
+				bad("strip_token, yet the upstream read %s's token in the %s", tok.Sub, loc)
 			case !authenticated:
-				bad("anonymous pass, yet the upstream read %s's token in the %s", tok.Sub, loc.name)
+				bad("anonymous pass, yet the upstream read %s's token in the %s", tok.Sub, loc)
 			case tok.JTI != validJTI:
-				bad("jwt verified alice, the upstream read %s's token in the %s", tok.Sub, loc.name)
+				bad("jwt verified alice, the upstream read %s's token in the %s", tok.Sub, loc)
 			}
 		}
 	}
@@ -320,10 +318,10 @@ func (d *differential) judge(o outcome) []finding {
 // readsOnly reports whether the upstream read the token with jti in the
 // location and nothing anywhere else.
 func readsOnly(rep *upstreamReport, l location, jti string) bool {
-	all := map[location][]readToken{inHeader: rep.Authorization, inCookie: rep.Cookie, inQuery: rep.Query}
+	all := rep.tokens()
 	for loc, read := range all {
 		for _, tok := range read {
-			if tok.JTI != "" && (loc != l || tok.JTI != jti) {
+			if tok.JTI != "" && (location(loc) != l || tok.JTI != jti) {
 				return false
 			}
 		}
@@ -333,9 +331,9 @@ func readsOnly(rep *upstreamReport, l location, jti string) bool {
 
 // readsAny reports whether the upstream read any token anywhere.
 func readsAny(rep *upstreamReport) bool {
-	for _, read := range [][]readToken{rep.Authorization, rep.Cookie, rep.Query} {
+	for _, read := range rep.tokens() {
 		for _, tok := range read {
-			if tok.JTI != "" || tok.Sub != "" {
+			if tok.isToken() {
 				return true
 			}
 		}

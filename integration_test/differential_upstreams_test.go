@@ -50,6 +50,14 @@ type readToken struct {
 	JTI string `json:"jti,omitempty"`
 }
 
+// tokens is what the upstream read in each location, indexed by location.
+func (r *upstreamReport) tokens() [3][]readToken {
+	return [...][]readToken{inHeader: r.Authorization, inCookie: r.Cookie, inQuery: r.Query}
+}
+
+// isToken reports whether what the upstream read decodes as a token.
+func (t readToken) isToken() bool { return t.JTI != "" || t.Sub != "" }
+
 // header returns a claim header as the bytes the upstream received, and
 // whether it was there.
 func (r *upstreamReport) header(name string) (string, bool) {
@@ -73,8 +81,8 @@ func fromLatin1(s string) string {
 	return string(b)
 }
 
-// requireTool finds a program; missing, it skips the test, or fails it
-// under CI=true.
+// requireTool skips the test when what it needs was not found (found is
+// false), or fails it under CI=true, where a skip would silently drop it.
 func requireTool(t *testing.T, what string, found bool) {
 	t.Helper()
 	if found {

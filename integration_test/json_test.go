@@ -29,6 +29,20 @@ func loadJSON(t *testing.T, c *caddyProcess, cfg map[string]any) {
 	testClient.CloseIdleConnections()
 }
 
+// loadJSONRoutes loads, through the admin API, a JSON config of one HTTP
+// server with routes, on c's own admin and HTTP ports.
+func loadJSONRoutes(t *testing.T, c *caddyProcess, routes []map[string]any) {
+	t.Helper()
+	ports := c.Ports()
+	loadJSON(t, c, map[string]any{
+		"admin": map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(ports.Admin)},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"test": map[string]any{
+			"listen": []string{"127.0.0.1:" + strconv.Itoa(ports.HTTP)},
+			"routes": routes,
+		}}}},
+	})
+}
+
 // TestJSONConfig: the JSON field names the README documents (the Caddyfile
 // subdirectives in snake_case) configure the handler when loaded directly.
 func TestJSONConfig(t *testing.T) {
@@ -40,7 +54,6 @@ func TestJSONConfig(t *testing.T) {
 	// A revocation store is a guest module chosen by its "module" key.
 	revoked := writeFile(t, "revoked.json", []byte(`{"revoked_jti": {"revoked-1": 4102444800}, "subjects": {}}`))
 
-	ports := c.Ports()
 	jwtHandler := map[string]any{
 		"handler":        "jwt",
 		"secret":         map[string]any{"value": k.Secret()},
@@ -60,16 +73,10 @@ func TestJSONConfig(t *testing.T) {
 			"on_error": "deny",
 		},
 	}
-	loadJSON(t, c, map[string]any{
-		"admin": map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(ports.Admin)},
-		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"test": map[string]any{
-			"listen": []string{"127.0.0.1:" + strconv.Itoa(ports.HTTP)},
-			"routes": []map[string]any{{"handle": []map[string]any{
-				jwtHandler,
-				{"handler": "reverse_proxy", "upstreams": []map[string]any{{"dial": up.Addr()}}},
-			}}},
-		}}}},
-	})
+	loadJSONRoutes(t, c, []map[string]any{{"handle": []map[string]any{
+		jwtHandler,
+		{"handler": "reverse_proxy", "upstreams": []map[string]any{{"dial": up.Addr()}}},
+	}}})
 
 	good := validClaims("aud", "api", "role", "admin")
 	check(t, c, up, http.MethodGet, "/", http.Header{"X-Token": {"Token " + sign(t, k, good)}}, accepted)

@@ -81,23 +81,13 @@ func TestJWKSIdPExample(t *testing.T) {
 // would start fetches from the providers' real URLs.
 func TestReadmeIdentityProviderBlocksAdapt(t *testing.T) {
 	requireCaddy(t)
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "\n## Identity providers and JWKS\n")
-	if !ok {
-		t.Fatal("README.md has no Identity providers and JWKS section")
-	}
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
-	}
+	section := readmeSection(t, "## Identity providers and JWKS")
 	blocks := regexp.MustCompile("(?s)```caddyfile\n(jwt \\{.*?\n\\})\n```").FindAllStringSubmatch(section, -1)
 	if len(blocks) < 5 {
 		t.Fatalf("found %d jwt blocks in the section, want one per provider at least", len(blocks))
 	}
 	for i, b := range blocks {
-		caddyfile := caddyfileFor("\t" + strings.ReplaceAll(b[1], "\n", "\n\t") + "\n\trespond ok")
+		caddyfile := caddyfileFor("\t" + indent(b[1]) + "\n\trespond ok")
 		res := adaptCaddyfile(t, caddyfile)
 		if res.ExitCode != 0 || !strings.Contains(res.Stdout, `"handler":"jwt"`) {
 			t.Errorf("block %d does not adapt: exit %d\n%s\n%s", i+1, res.ExitCode, b[1], res.Output())

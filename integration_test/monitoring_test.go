@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,15 +142,7 @@ func startMonitoredSite(t *testing.T) *monitoredSite {
 		forged: signToken(t, newKey(t, "ES256"), validClaims("exp", time.Now().Add(time.Hour).Unix()), map[string]any{"kid": "k1"}),
 	}
 	pub := key.writePublicKeyPEM(t)
-	jwks := runCaddyCommand(t, []string{"jwt", "jwks", "--pub", pub, "--kid", "k1"})
-	if jwks.ExitCode != 0 {
-		t.Fatalf("caddy jwt jwks: %s", jwks.Output())
-	}
-	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(jwks.Stdout))
-	}))
-	t.Cleanup(keys.Close)
+	jwksURL := serveCLIJWKS(t, pub, "k1")
 	// A key server that is down: nothing listens on its port (which no
 	// other test is given either).
 	s.downJWKS = fmt.Sprintf("http://127.0.0.1:%d/jwks.json", freePort(t))
@@ -185,15 +176,9 @@ func startMonitoredSite(t *testing.T) *monitoredSite {
 			}
 		}
 		reverse_proxy %[2]s
-	}`, pub, up, keys.URL+"/jwks.json", revocations, s.downJWKS)))
+	}`, pub, up, jwksURL, revocations, s.downJWKS)))
 
-	deadline := time.Now().Add(30 * time.Second)
-	for len(jwtLogEntries(s.caddy.Logs(), "jwks loaded")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the JWKS was not loaded within 30s")
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+	waitFor(t, "the JWKS to load", func() bool { return len(jwtLogEntries(s.caddy.Logs(), "jwks loaded")) > 0 })
 	return s
 }
 

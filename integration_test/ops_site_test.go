@@ -91,15 +91,11 @@ const opsSiteBody = `
 		reverse_proxy %[2]s
 	}`
 
-// startOpsSite starts the operations site, with globalOptions in Caddy's
-// global options, and returns once its JWKS is loaded.
-func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
+// serveCLIJWKS serves, until the test ends, the JWKS that `caddy jwt jwks`
+// makes of the public key file pub with kid, and returns its URL.
+func serveCLIJWKS(t *testing.T, pub, kid string) string {
 	t.Helper()
-	s := &opsSite{key: newKey(t, "ES256"), other: newKey(t, "ES256"), hmac: newKey(t, "HS256")}
-	up := newUpstream(t).Addr()
-	pub := s.key.writePublicKeyPEM(t)
-
-	jwks := runCaddyCommand(t, []string{"jwt", "jwks", "--pub", pub, "--kid", "k1"})
+	jwks := runCaddyCommand(t, []string{"jwt", "jwks", "--pub", pub, "--kid", kid})
 	if jwks.ExitCode != 0 {
 		t.Fatalf("caddy jwt jwks: %s", jwks.Output())
 	}
@@ -108,7 +104,18 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 		w.Write([]byte(jwks.Stdout))
 	}))
 	t.Cleanup(provider.Close)
-	s.jwksURL = provider.URL + "/jwks.json"
+	return provider.URL + "/jwks.json"
+}
+
+// startOpsSite starts the operations site, with globalOptions in Caddy's
+// global options, and returns once its JWKS is loaded.
+func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
+	t.Helper()
+	s := &opsSite{key: newKey(t, "ES256"), other: newKey(t, "ES256"), hmac: newKey(t, "HS256")}
+	up := newUpstream(t).Addr()
+	pub := s.key.writePublicKeyPEM(t)
+
+	s.jwksURL = serveCLIJWKS(t, pub, "k1")
 	s.downURL = fmt.Sprintf("http://127.0.0.1:%d/jwks.json", freePort(t))
 	s.revokedJTI = randomText(t, 16)
 	denyList := fmt.Sprintf(`{"revoked_jti": {%q: %d}}`, s.revokedJTI, time.Now().Add(time.Hour).Unix())
@@ -122,13 +129,7 @@ func startOpsSite(t *testing.T, globalOptions ...string) *opsSite {
 
 	// The JWKS is fetched in the background: wait for it, so that every
 	// request of the run has one known outcome.
-	deadline := time.Now().Add(30 * time.Second)
-	for !s.jwksLoaded() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the JWKS at %s was not loaded within 30s", s.jwksURL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, "the JWKS at "+s.jwksURL+" to load", s.jwksLoaded)
 	return s
 }
 

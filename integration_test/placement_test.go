@@ -175,23 +175,29 @@ func writeFileIn(t *testing.T, dir, name, content string) {
 // indent shifts a block written for the site level one level deeper.
 func indent(block string) string { return strings.ReplaceAll(block, "\n", "\n\t") }
 
+// readmeSection is the section of README.md under the heading (a whole
+// line, "## " included), up to the next section.
+func readmeSection(t *testing.T, heading string) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README.md has no %q section", heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
+}
+
 // TestReadmePlacementGuideBlocksAreValidCaddyfile: every block of the
 // README's placement guide adapts, and the wrong `route` placement it
 // shows gets, when loaded, the warning the guide quotes.
 func TestReadmePlacementGuideBlocksAreValidCaddyfile(t *testing.T) {
 	t.Parallel()
 	requireCaddy(t)
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "\n## Where `jwt` goes\n")
-	if !ok {
-		t.Fatal("README.md has no \"Where `jwt` goes\" section")
-	}
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
-	}
+	section := readmeSection(t, "## Where `jwt` goes")
 	if quoted := strings.Join(strings.Fields(neverReachedWarning[:strings.Index(neverReachedWarning, ";")]), " "); !strings.Contains(strings.Join(strings.Fields(section), " "), quoted) {
 		t.Errorf("the guide does not quote the warning as it is logged: %q", quoted)
 	}
@@ -203,7 +209,7 @@ func TestReadmePlacementGuideBlocksAreValidCaddyfile(t *testing.T) {
 	for i, b := range blocks {
 		caddyfile := b[1]
 		if !strings.HasPrefix(caddyfile, "example.com {") {
-			caddyfile = "example.com {\n\t" + strings.ReplaceAll(strings.TrimSpace(caddyfile), "\n", "\n\t") + "\n}\n"
+			caddyfile = "example.com {\n\t" + indent(strings.TrimSpace(caddyfile)) + "\n}\n"
 		}
 		caddyfile = "{\n\t{{base}}\n\tauto_https off\n}\n" + caddyfile
 		if res := adaptCaddyfile(t, caddyfile); res.ExitCode != 0 {

@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"net/http"
-	"strconv"
 	"testing"
 )
 
@@ -18,29 +17,20 @@ func TestRefusalsReachTheErrorRoutesThatCouldSeeThem(t *testing.T) {
 	k := newKey(t, "HS256")
 	c := startCaddy(t, caddyfileFor("\trespond 404"))
 
-	jwtThenProxy := func() []map[string]any {
-		return []map[string]any{
-			{"handler": "jwt", "secret": map[string]any{"value": k.Secret()}, "algorithms": []string{"HS256"}},
-			{"handler": "reverse_proxy", "upstreams": []map[string]any{{"dial": up.Addr()}}},
-		}
+	jwtThenProxy := []map[string]any{
+		{"handler": "jwt", "secret": map[string]any{"value": k.Secret()}, "algorithms": []string{"HS256"}},
+		{"handler": "reverse_proxy", "upstreams": []map[string]any{{"dial": up.Addr()}}},
 	}
-	ports := c.Ports()
-	loadJSON(t, c, map[string]any{
-		"admin": map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(ports.Admin)},
-		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"test": map[string]any{
-			"listen": []string{"127.0.0.1:" + strconv.Itoa(ports.HTTP)},
-			"routes": []map[string]any{
-				{"match": []map[string]any{{"path": []string{"/sub/*"}}}, "handle": []map[string]any{{
-					"handler": "subroute",
-					"routes":  []map[string]any{{"handle": jwtThenProxy()}},
-					"errors": map[string]any{"routes": []map[string]any{{"handle": []map[string]any{{
-						"handler": "static_response", "status_code": "{http.error.status_code}",
-						"body": "subroute saw {http.error.status_code}",
-					}}}}},
-				}}},
-				{"match": []map[string]any{{"path": []string{"/plain/*"}}}, "handle": jwtThenProxy()},
-			},
-		}}}},
+	loadJSONRoutes(t, c, []map[string]any{
+		{"match": []map[string]any{{"path": []string{"/sub/*"}}}, "handle": []map[string]any{{
+			"handler": "subroute",
+			"routes":  []map[string]any{{"handle": jwtThenProxy}},
+			"errors": map[string]any{"routes": []map[string]any{{"handle": []map[string]any{{
+				"handler": "static_response", "status_code": "{http.error.status_code}",
+				"body": "subroute saw {http.error.status_code}",
+			}}}}},
+		}}},
+		{"match": []map[string]any{{"path": []string{"/plain/*"}}}, "handle": jwtThenProxy},
 	})
 
 	malformed := expectation{http.StatusUnauthorized, invalidToken(descMalformed)}

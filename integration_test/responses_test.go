@@ -241,11 +241,5 @@ func TestRejectionsAreLoggedWithoutTheToken(t *testing.T) {
 // a broken run reaches, however starved of CPU the machine is.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+	waitForT(t, 30*time.Second, what, cond)
 }
